@@ -1,0 +1,78 @@
+# netpol.aks: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+PY        := $(BIN)/python
+# The collection is found through ./.collections/ansible_collections/netpol/aks -> the repo root
+# (ansible.cfg's collections_path, and a .pth file for Python imports).
+COLL_LINK := .collections/ansible_collections/netpol/aks
+STAMP     := $(VENV)/.installed
+
+.PHONY: help venv test lint sanity docs unit integration molecule demo lab-up lab-down bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(STAMP) $(COLL_LINK) ## Create or update .venv (Python >= 3.12) and make the collection importable
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@py=$${PYTHON:-$$(./scripts/find-python.sh)}; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(COLL_LINK): | $(STAMP)
+	@mkdir -p $(dir $(COLL_LINK))
+	@ln -sfn ../../.. $(COLL_LINK)
+	@$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "netpol_aks_collection.pth"), "w").write(os.path.abspath(".collections") + "\n")'
+
+test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, pytest, molecule
+	$(MAKE) --no-print-directory lint docs sanity unit-and-integration molecule
+
+lint: venv ## ruff, yamllint and ansible-lint (production profile)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+
+docs: venv ## Render every module's and role's docs with ansible-doc
+	@set -e; for m in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
+	  $(BIN)/ansible-doc netpol.aks.$$m > /dev/null; echo "ansible-doc netpol.aks.$$m: ok"; done
+	@set -e; for r in $$(ls roles); do \
+	  $(BIN)/ansible-doc -t role netpol.aks.$$r > /dev/null; echo "ansible-doc -t role netpol.aks.$$r: ok"; done
+
+sanity: venv ## The ansible-test sanity tests that run offline
+	$(PY) scripts/sanity.py
+
+unit-and-integration: venv
+	$(BIN)/pytest -n 2 -ra tests/unit tests/integration
+
+unit: venv ## pytest, unit tests only
+	$(BIN)/pytest -ra tests/unit
+
+integration: venv ## pytest, integration tests only (playbooks against the doubles)
+	$(BIN)/pytest -ra tests/integration
+
+molecule: venv ## molecule test, default (local lab) scenario
+	@if [ -d extensions/molecule/default ]; then cd extensions && ../$(BIN)/molecule test -s default; \
+	else echo "molecule: no scenario yet"; fi
+
+lab-up: venv ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
+	$(PY) -m tests.fakes.lab up
+
+lab-down: ## Stop the local lab
+	@if [ -x $(PY) ]; then $(PY) -m tests.fakes.lab down; fi
+
+demo: venv ## Run playbooks/demo.yml on the local lab (simulated cluster)
+	@./scripts/demo.sh
+
+bench: venv ## Run the benchmarks (figures are printed, not asserted)
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean: lab-down ## Remove the venv, the lab state and caches
+	rm -rf $(VENV) .collections .lab .pytest_cache .ruff_cache
