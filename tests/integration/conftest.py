@@ -78,7 +78,7 @@ def ansible_playbook(tmp_path):
             **(env or {}),
         }
         if json_output:
-            run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+            run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
         proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=900, check=False)
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
 
