@@ -1,0 +1,466 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Azure layer of netpol.aks: auth options, SDK clients, errors, waiting.
+
+PRIVATE to the collection; may change at any time. Every Azure module builds on it.
+
+API for module authors
+======================
+
+``AZURE_AUTH_ARGSPEC``
+    The shared auth options (documented by the ``netpol.aks.azure`` doc fragment, which mirrors it
+    exactly): ``auth_source`` (auto|env|cli|msi|credentials), ``subscription_id``, ``tenant_id``,
+    ``client_id``, ``client_secret`` (no_log), ``authority_host``, ``resource_manager_endpoint``,
+    ``disable_instance_discovery``. Environment fallbacks: ``AZURE_SUBSCRIPTION_ID``,
+    ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``, ``AZURE_AUTHORITY_HOST``,
+    ``AZURE_RESOURCE_MANAGER_ENDPOINT`` and ``AZURE_DISABLE_INSTANCE_DISCOVERY``.
+    ``AzureModule`` adds it for you; you only need it to build a custom spec.
+
+``AzureModule(argument_spec, **ansible_module_kwargs)``
+    A thin wrapper around ``AnsibleModule`` (amazon.aws style). It merges the auth argspec into
+    yours, checks that azure-core/azure-identity import (``missing_required_lib``), and offers:
+
+    - ``module.params``, ``module.check_mode``, ``module.exit_json``, ``module.fail_json``,
+      ``module.warn`` (delegated to the AnsibleModule, reachable as ``module.module``);
+    - ``module.require_library(name, import_error)``: fail cleanly when the SDK package your module
+      needs did not import (keep ``try: from azure.mgmt... import X / except ImportError`` at the
+      top of the module and pass the traceback);
+    - ``module.client(ClientClass, **kwargs)``: an SDK management client wired to the chosen
+      credential, ``subscription_id``, ``base_url=resource_manager_endpoint``,
+      ``credential_scopes=[<arm>/.default]`` and an azure-core ``RetryPolicy`` that retries 429,
+      408 and 5xx honouring ``Retry-After`` (never write your own retry loop);
+    - ``module.subscription_id``, ``module.resource_manager_endpoint``, ``module.credential``;
+    - ``module.fail_from_error(err)``: the single ``fail_json`` for an ``AzureModuleError``.
+
+``AzureModuleError``
+    The one domain error. Raise it yourself for domain failures (``AzureModuleError("Feature X is
+    pending approval ...")``) and let ``azure_call`` convert SDK exceptions into it. It carries
+    ``code`` (the ARM error code, e.g. ``AuthorizationFailed``), ``status`` (HTTP status),
+    ``request_id`` (``x-ms-request-id``), ``correlation_id`` (``x-ms-correlation-request-id``) and
+    the original exception. ``str(err)`` is the complete, user-facing message.
+
+``azure_call(action)``
+    A context manager turning azure-core's ``HttpResponseError``, ``ClientAuthenticationError``,
+    ``ServiceRequestError`` / ``ServiceResponseError`` (and any other ``azure.core`` error) raised
+    inside it into ``AzureModuleError("Failed to <action>: ...")``::
+
+        with azure_call(f"register feature {ns}/{name}"):
+            result = client.features.register(ns, name)
+
+``wait_until(read, done, *, timeout, interval, backoff=1.0, max_interval=None)``
+    Poll ``read()`` until ``done(value)`` is true or ``timeout`` seconds passed; the interval
+    grows by ``backoff`` each poll (capped by ``max_interval``). Returns a ``WaitResult`` with
+    ``value`` (last value read), ``polls`` (number of ``read()`` calls), ``elapsed`` (seconds,
+    rounded to 0.01) and ``timed_out``. It does not raise on timeout: the module writes the message
+    (name the last state and the time waited). Use it for state machines such as feature
+    registration; real long-running operations go through the SDK's ``begin_*`` pollers.
+
+A module then looks like::
+
+    def main() -> None:
+        module = AzureModule(argument_spec=ARGSPEC, supports_check_mode=True)
+        module.require_library("azure-mgmt-resource", IMPORT_ERROR)
+        try:
+            result = run(module)            # describe -> ensure -> (changed, new_state)
+        except AzureModuleError as err:
+            module.fail_from_error(err)
+        module.exit_json(**result)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+import traceback
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    from azure.core.exceptions import AzureError as _SdkAzureError
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import ServiceRequestError
+    from azure.core.exceptions import ServiceResponseError
+    from azure.core.pipeline.policies import RetryPolicy
+    from azure.identity import AzureCliCredential
+    from azure.identity import ClientSecretCredential
+    from azure.identity import DefaultAzureCredential
+    from azure.identity import EnvironmentCredential
+    from azure.identity import ManagedIdentityCredential
+except ImportError:
+    AZURE_IMPORT_ERROR: str | None = traceback.format_exc()
+    _SdkAzureError = ClientAuthenticationError = HttpResponseError = Exception  # type: ignore[misc,assignment]
+    ServiceRequestError = ServiceResponseError = Exception  # type: ignore[misc,assignment]
+else:
+    AZURE_IMPORT_ERROR = None
+
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_RESOURCE_MANAGER_ENDPOINT = "https://management.azure.com"
+
+# Entra ID authority hosts run by Microsoft (public and sovereign clouds). Any other authority gets
+# instance discovery disabled, or MSAL would ask login.microsoftonline.com to validate it.
+MICROSOFT_AUTHORITY_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoft.com",
+        "login.windows.net",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+        "login.microsoftonline.de",
+    }
+)
+
+# Retries: azure-core's RetryPolicy retries 408/429/500/502/503/504 (POST only on 429 with
+# Retry-After and 500/503/504) and sleeps for Retry-After when the server sends it.
+RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+RETRY_TOTAL = 6
+RETRY_BACKOFF_FACTOR = 0.5
+RETRY_BACKOFF_MAX = 60
+
+AZURE_AUTH_ARGSPEC: dict[str, dict[str, Any]] = {
+    "auth_source": {
+        "type": "str",
+        "default": "auto",
+        "choices": ["auto", "env", "cli", "msi", "credentials"],
+    },
+    "subscription_id": {"type": "str", "fallback": (env_fallback, ["AZURE_SUBSCRIPTION_ID"])},
+    "tenant_id": {"type": "str", "fallback": (env_fallback, ["AZURE_TENANT_ID"])},
+    "client_id": {"type": "str", "fallback": (env_fallback, ["AZURE_CLIENT_ID"])},
+    "client_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["AZURE_CLIENT_SECRET"])},
+    "authority_host": {"type": "str", "fallback": (env_fallback, ["AZURE_AUTHORITY_HOST"])},
+    "resource_manager_endpoint": {
+        "type": "str",
+        "fallback": (env_fallback, ["AZURE_RESOURCE_MANAGER_ENDPOINT"]),
+    },
+    "disable_instance_discovery": {
+        "type": "bool",
+        "fallback": (env_fallback, ["AZURE_DISABLE_INSTANCE_DISCOVERY"]),
+    },
+}
+
+
+class AzureModuleError(Exception):
+    """The one error type of the Azure layer; ``str(err)`` is the user-facing message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+        exception: BaseException | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+        self.exception = exception
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable part, returned as ``azure_error`` by ``fail_from_error``."""
+        return {
+            "code": self.code,
+            "status": self.status,
+            "request_id": self.request_id,
+            "correlation_id": self.correlation_id,
+        }
+
+    @classmethod
+    def from_sdk(cls, action: str, exc: BaseException) -> AzureModuleError:
+        """Build the error for a failed ``action`` from an azure-core exception."""
+        if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) in (None, 400, 401):
+            # Raised by azure-identity (token request) or by ARM answering 401.
+            code, message, status, request_id, correlation_id = _arm_error_parts(exc)
+            if status == 401 and code:
+                text = f"Failed to {action}: Azure Resource Manager rejected the credentials ({code}): {message}"
+            else:
+                text = f"Failed to {action}: authentication failed: {_first_line(str(exc.message or exc))}"
+                text += " Check tenant_id, client_id and client_secret (or auth_source) and the authority host."
+            return cls(
+                _with_ids(text, status, request_id, correlation_id),
+                code=code or "AuthenticationFailed",
+                status=status,
+                request_id=request_id,
+                correlation_id=correlation_id,
+                exception=exc,
+            )
+        if isinstance(exc, HttpResponseError):
+            code, message, status, request_id, correlation_id = _arm_error_parts(exc)
+            label = f"({code}) " if code else ""
+            text = f"Failed to {action}: {label}{message}"
+            return cls(
+                _with_ids(text, status, request_id, correlation_id),
+                code=code,
+                status=status,
+                request_id=request_id,
+                correlation_id=correlation_id,
+                exception=exc,
+            )
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+            text = f"Failed to {action}: could not reach Azure ({type(exc).__name__}): {_first_line(str(exc))}"
+            return cls(text, code=type(exc).__name__, exception=exc)
+        return cls(f"Failed to {action}: {_first_line(str(exc))}", code=type(exc).__name__, exception=exc)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _with_ids(text: str, status: int | None, request_id: str | None, correlation_id: str | None) -> str:
+    extra = []
+    if status:
+        extra.append(f"HTTP {status}")
+    if request_id:
+        extra.append(f"request id {request_id}")
+    if correlation_id and correlation_id != request_id:
+        extra.append(f"correlation id {correlation_id}")
+    return f"{text.rstrip()} [{', '.join(extra)}]" if extra else text
+
+
+def _arm_error_parts(exc: Any) -> tuple[str | None, str, int | None, str | None, str | None]:
+    """(code, message, status, request id, correlation id) of an azure-core HttpResponseError."""
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    request_id = headers.get("x-ms-request-id")
+    correlation_id = headers.get("x-ms-correlation-request-id")
+    code = None
+    message = None
+    odata = getattr(exc, "error", None)
+    if odata is not None:
+        code = getattr(odata, "code", None)
+        message = getattr(odata, "message", None)
+    if code is None and response is not None:
+        with contextlib.suppress(Exception):
+            body = response.json()
+            error = body.get("error", body) if isinstance(body, dict) else {}
+            if isinstance(error, dict):
+                code = error.get("code") if isinstance(error.get("code"), str) else None
+                message = error.get("message") or message
+    if not message:
+        message = _first_line(str(getattr(exc, "message", None) or exc))
+    return code, message, status, request_id, correlation_id
+
+
+@contextlib.contextmanager
+def azure_call(action: str) -> Iterator[None]:
+    """Convert any azure-core error raised inside into ``AzureModuleError("Failed to <action>: ...")``."""
+    try:
+        yield
+    except AzureModuleError:
+        raise
+    except _SdkAzureError as exc:
+        raise AzureModuleError.from_sdk(action, exc) from exc
+
+
+@dataclass
+class WaitResult:
+    value: Any
+    polls: int
+    elapsed: float
+    timed_out: bool
+
+
+def wait_until(
+    read: Callable[[], Any],
+    done: Callable[[Any], bool],
+    *,
+    timeout: float,
+    interval: float,
+    backoff: float = 1.0,
+    max_interval: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> WaitResult:
+    """Poll ``read()`` until ``done(value)``; never sleeps past the deadline. See the module docstring."""
+    if timeout < 0 or interval < 0 or backoff < 1:
+        raise ValueError("timeout and interval must be >= 0 and backoff >= 1")
+    start = clock()
+    deadline = start + timeout
+    polls = 0
+    delay = interval
+    while True:
+        value = read()
+        polls += 1
+        if done(value):
+            return WaitResult(value, polls, round(clock() - start, 2), False)
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return WaitResult(value, polls, round(clock() - start, 2), True)
+        sleep(min(delay, remaining))
+        delay = delay * backoff
+        if max_interval is not None:
+            delay = min(delay, max_interval)
+
+
+def is_microsoft_authority(authority_host: str | None) -> bool:
+    if not authority_host:
+        return True
+    host = urlparse(authority_host if "://" in authority_host else f"https://{authority_host}").hostname or ""
+    return host.lower() in MICROSOFT_AUTHORITY_HOSTS
+
+
+def _https_url(value: str, option: str) -> str:
+    url = value if "://" in value else f"https://{value}"
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not parsed.hostname:
+        raise AzureModuleError(
+            f"{option} must be an https:// URL (got {value!r}); Entra ID and Azure Resource Manager only speak TLS."
+        )
+    return url.rstrip("/")
+
+
+def auth_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the auth options into the settings used to build credentials and clients (pure)."""
+    source = params.get("auth_source") or "auto"
+    authority = _https_url(params.get("authority_host") or DEFAULT_AUTHORITY_HOST, "authority_host")
+    arm = _https_url(
+        params.get("resource_manager_endpoint") or DEFAULT_RESOURCE_MANAGER_ENDPOINT, "resource_manager_endpoint"
+    )
+    disable = params.get("disable_instance_discovery")
+    if disable is None:
+        disable = not is_microsoft_authority(authority)
+    has_secret = all(params.get(k) for k in ("tenant_id", "client_id", "client_secret"))
+    if source == "auto":
+        source = "credentials" if has_secret else "default"
+    if source == "credentials" and not has_secret:
+        missing = [k for k in ("tenant_id", "client_id", "client_secret") if not params.get(k)]
+        raise AzureModuleError(
+            "auth_source=credentials needs tenant_id, client_id and client_secret; missing: "
+            + ", ".join(missing)
+            + " (set the options or AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)."
+        )
+    if not params.get("subscription_id"):
+        raise AzureModuleError("subscription_id is required: set the option or the AZURE_SUBSCRIPTION_ID variable.")
+    return {
+        "source": source,
+        "authority": authority,
+        "resource_manager_endpoint": arm,
+        "credential_scopes": [f"{arm}/.default"],
+        "disable_instance_discovery": bool(disable),
+        "subscription_id": params["subscription_id"],
+    }
+
+
+def build_credential(params: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """The azure-identity credential for ``settings['source']`` (no network call happens here)."""
+    source = settings["source"]
+    common: dict[str, Any] = {"authority": settings["authority"]}
+    if settings["disable_instance_discovery"]:
+        common["disable_instance_discovery"] = True
+    if source == "credentials":
+        return ClientSecretCredential(params["tenant_id"], params["client_id"], params["client_secret"], **common)
+    if source == "env":
+        return EnvironmentCredential(**common)
+    if source == "cli":
+        return AzureCliCredential(tenant_id=params.get("tenant_id") or "")
+    if source == "msi":
+        return ManagedIdentityCredential(client_id=params.get("client_id"))
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True, **common)
+
+
+def retry_policy() -> Any:
+    """azure-core's RetryPolicy: 429/408/5xx retried, Retry-After honoured, exponential backoff otherwise."""
+    return RetryPolicy(
+        retry_total=RETRY_TOTAL,
+        retry_status=RETRY_TOTAL,
+        retry_connect=3,
+        retry_read=3,
+        retry_backoff_factor=RETRY_BACKOFF_FACTOR,
+        retry_backoff_max=RETRY_BACKOFF_MAX,
+        retry_on_status_codes=list(RETRY_STATUS_CODES),
+    )
+
+
+class AzureModule:
+    """AnsibleModule + the shared Azure auth options, credential and client factory."""
+
+    def __init__(self, argument_spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        spec = copy.deepcopy(AZURE_AUTH_ARGSPEC)
+        spec.update(argument_spec or {})
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        if AZURE_IMPORT_ERROR is not None:
+            self.module.fail_json(
+                msg=missing_required_lib("azure-identity and azure-core"), exception=AZURE_IMPORT_ERROR
+            )
+        self._settings: dict[str, Any] | None = None
+        self._credential: Any = None
+
+    # AnsibleModule pass-throughs
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.module.params
+
+    @property
+    def check_mode(self) -> bool:
+        return self.module.check_mode
+
+    def exit_json(self, **kwargs: Any) -> None:
+        self.module.exit_json(**kwargs)
+
+    def fail_json(self, **kwargs: Any) -> None:
+        self.module.fail_json(**kwargs)
+
+    def warn(self, message: str) -> None:
+        self.module.warn(message)
+
+    def require_library(self, name: str, import_error: str | None) -> None:
+        if import_error is not None:
+            self.module.fail_json(msg=missing_required_lib(name), exception=import_error)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        if self._settings is None:
+            self._settings = auth_settings(self.params)
+        return self._settings
+
+    @property
+    def subscription_id(self) -> str:
+        return self.settings["subscription_id"]
+
+    @property
+    def resource_manager_endpoint(self) -> str:
+        return self.settings["resource_manager_endpoint"]
+
+    @property
+    def credential(self) -> Any:
+        if self._credential is None:
+            self._credential = build_credential(self.params, self.settings)
+        return self._credential
+
+    def client(self, client_class: type, **kwargs: Any) -> Any:
+        """An SDK management client for ARM at ``resource_manager_endpoint`` (see module docstring)."""
+        options: dict[str, Any] = {
+            "base_url": self.resource_manager_endpoint,
+            "credential_scopes": self.settings["credential_scopes"],
+            "retry_policy": retry_policy(),
+        }
+        options.update(kwargs)
+        return client_class(self.credential, self.subscription_id, **options)
+
+    def fail_from_error(self, err: AzureModuleError, **result: Any) -> None:
+        """The single fail_json of a module: message, ARM details and the original traceback."""
+        extra: dict[str, Any] = {"azure_error": err.to_dict()}
+        if err.exception is not None:
+            extra["exception"] = "".join(
+                traceback.format_exception(type(err.exception), err.exception, err.exception.__traceback__)
+            )
+        extra.update(err.details)
+        extra.update(result)
+        self.module.fail_json(msg=str(err), **extra)
