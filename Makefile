@@ -59,8 +59,7 @@ integration: venv ## pytest, integration tests only (playbooks against the doubl
 	$(BIN)/pytest -ra tests/integration
 
 molecule: venv ## molecule test, default (local lab) scenario
-	@if [ -d extensions/molecule/default ]; then cd extensions && ../$(BIN)/molecule test -s default; \
-	else echo "molecule: no scenario yet"; fi
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s default
 
 lab-up: venv ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
 	$(PY) -m tests.fakes.lab up
