@@ -48,6 +48,10 @@ API for module authors
         with azure_call(f"register feature {ns}/{name}"):
             result = client.features.register(ns, name)
 
+``validate_namespace(namespace, option="namespace")``
+    Check a resource provider namespace (``Microsoft.ContainerService``) locally, before any
+    request; raises ``AzureModuleError`` naming ``option``.
+
 ``wait_until(read, done, *, timeout, interval, backoff=1.0, max_interval=None)``
     Poll ``read()`` until ``done(value)`` is true or ``timeout`` seconds passed; the interval
     grows by ``backoff`` each poll (capped by ``max_interval``). Returns a ``WaitResult`` with
@@ -72,6 +76,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -307,6 +312,20 @@ def wait_until(
         delay = delay * backoff
         if max_interval is not None:
             delay = min(delay, max_interval)
+
+
+# A resource provider namespace: dot-separated segments such as Microsoft.ContainerService.
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)+$")
+
+
+def validate_namespace(namespace: str, option: str = "namespace") -> str:
+    """Return ``namespace`` if it is a valid resource provider namespace; raise AzureModuleError otherwise."""
+    if not isinstance(namespace, str) or not NAMESPACE_PATTERN.match(namespace):
+        raise AzureModuleError(
+            f"{option}: {namespace!r} is not a resource provider namespace; expected dot-separated words without "
+            "spaces or slashes, for example Microsoft.ContainerService."
+        )
+    return namespace
 
 
 def is_microsoft_authority(authority_host: str | None) -> bool:
