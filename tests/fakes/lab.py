@@ -1,0 +1,203 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The local lab: the test doubles wired together, in the background.
+
+    python -m tests.fakes.lab up       # start them (a no-op when already up), write .lab/env
+    python -m tests.fakes.lab status
+    python -m tests.fakes.lab down     # stop them and remove their state
+
+Contract with every double: it runs in the foreground as ``python -m tests.fakes.<name> --state-dir
+DIR [...]`` until SIGTERM, and when ready writes ``DIR/info.json`` = ``{"url", "pid", "env": {VAR: value}}``.
+The Kubernetes double (``tests/fakes/kube``, started first when it exists) gets ``.lab/kube``; the
+Azure double gets ``.lab/azure`` and ``--kube-info .lab/kube/info.json`` so the kubeconfigs it hands
+out point at the Kubernetes double. ``.lab/env`` holds ``export`` lines for every variable both
+publish (plus ``NETPOL_LAB_AZURE_URL``): ``source .lab/env``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / ".lab"
+ENV_FILE = LAB / "env"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+def _banner() -> str:
+    what = "SIMULATED Azure"
+    if (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
+        what += " and a SIMULATED Kubernetes cluster"
+    return f"{what} (local test doubles on 127.0.0.1; nothing real is created)"
+
+
+def _doubles() -> list[tuple[str, list[str]]]:
+    """(name, extra args) in start order; the Kubernetes double only once it exists."""
+    doubles: list[tuple[str, list[str]]] = []
+    if (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
+        doubles.append(("kube", []))
+    azure_args = ["--kube-info", str(LAB / "kube" / "info.json")] if doubles else []
+    doubles.append(("azure", azure_args))
+    return doubles
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours is not alive.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def _read_info(name: str) -> dict[str, Any] | None:
+    path = LAB / name / "info.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid(name: str) -> int | None:
+    info = _read_info(name)
+    if info and info.get("pid"):
+        return int(info["pid"])
+    try:
+        return int((LAB / name / "pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _start(name: str, args: list[str]) -> dict[str, Any]:
+    state_dir = LAB / name
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True)
+    log = (state_dir / "log").open("wb")
+    proc = subprocess.Popen(  # detached: survives the make process
+        [sys.executable, "-m", f"tests.fakes.{name}", "--state-dir", str(state_dir), *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+    )
+    (state_dir / "pid").write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        info = _read_info(name)
+        if info is not None:
+            return info
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"the {name} double exited with status {proc.returncode} before it was ready; "
+                f"its output is in {state_dir / 'log'}:\n{(state_dir / 'log').read_text(errors='replace')[-2000:]}"
+            )
+        time.sleep(0.1)
+    raise RuntimeError(f"the {name} double did not write {state_dir / 'info.json'} within {START_TIMEOUT:.0f}s")
+
+
+def _stop(name: str) -> bool:
+    pid = _pid(name)
+    stopped = False
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        stopped = True
+    shutil.rmtree(LAB / name, ignore_errors=True)
+    return stopped
+
+
+def _write_env(infos: dict[str, dict[str, Any]]) -> None:
+    env: dict[str, str] = {}
+    for info in infos.values():
+        env.update({k: str(v) for k, v in (info.get("env") or {}).items()})
+    env["NETPOL_LAB_AZURE_URL"] = infos["azure"]["url"]
+    lines = [f"# {_banner()}", "# Written by `make lab-up` (python -m tests.fakes.lab up); `make lab-down` removes it."]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
+    ENV_FILE.write_text("\n".join(lines) + "\n")
+
+
+def up() -> int:
+    names = [name for name, _ in _doubles()]
+    if all(_alive(_pid(name)) and _read_info(name) for name in names) and ENV_FILE.exists():
+        print(f"The lab is already up ({_banner()}); nothing to do. Environment: {ENV_FILE}")
+        return 0
+    for name in names:  # half-up lab: start from scratch
+        _stop(name)
+    LAB.mkdir(exist_ok=True)
+    infos: dict[str, dict[str, Any]] = {}
+    try:
+        for name, args in _doubles():
+            infos[name] = _start(name, args)
+    except RuntimeError as exc:
+        for name in names:
+            _stop(name)
+        print(f"lab up failed: {exc}", file=sys.stderr)
+        return 1
+    _write_env(infos)
+    print(f"The lab is up: {_banner()}.")
+    for name, info in infos.items():
+        print(f"  {name:6} {info['url']}  (pid {info['pid']})")
+    print(f"Environment for ansible-playbook: source {ENV_FILE.relative_to(ROOT)}")
+    return 0
+
+
+def down() -> int:
+    stopped = [name for name, _ in reversed(_doubles()) if _stop(name)]
+    ENV_FILE.unlink(missing_ok=True)
+    with_contents = LAB.exists() and any(LAB.iterdir())
+    if LAB.exists() and not with_contents:
+        LAB.rmdir()
+    print(f"The lab is down (stopped: {', '.join(stopped) if stopped else 'nothing was running'}).")
+    return 0
+
+
+def status() -> int:
+    running = 0
+    for name, _ in _doubles():
+        info, pid = _read_info(name), _pid(name)
+        if _alive(pid) and info:
+            running += 1
+            print(f"  {name:6} up    {info['url']}  (pid {pid})")
+        else:
+            print(f"  {name:6} down")
+    print(f"({_banner()})" if running else "The lab is down.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    commands = {"up": up, "down": down, "status": status}
+    if len(args) != 1 or args[0] not in commands:
+        print("usage: python -m tests.fakes.lab up|down|status", file=sys.stderr)
+        return 2
+    return commands[args[0]]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
