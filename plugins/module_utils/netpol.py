@@ -39,6 +39,7 @@ follows the number of distinct classes, not pods.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -513,18 +514,30 @@ class _Selector:
 
 
 class _IPBlock:
-    __slots__ = ("cidr", "excepts", "key", "net")
+    __slots__ = ("cidr", "excepts", "hi", "key", "lo", "net", "ranges", "version")
 
     def __init__(self, block: Mapping):
         self.cidr = block["cidr"]
         self.net = ipaddress.ip_network(self.cidr, strict=False)
         self.excepts = tuple(ipaddress.ip_network(e, strict=False) for e in block.get("except") or ())
         self.key = (self.net, self.excepts)
+        # Integer bounds: membership is then two comparisons per range.
+        self.version = self.net.version
+        self.lo = int(self.net.network_address)
+        self.hi = int(self.net.broadcast_address)
+        self.ranges = tuple(
+            (int(e.network_address), int(e.broadcast_address)) for e in self.excepts if e.version == self.version
+        )
 
     def contains(self, ip: Any) -> bool:
-        if ip is None or ip.version != self.net.version or ip not in self.net:
+        if ip is None or ip.version != self.version:
             return False
-        return not any(ip in e for e in self.excepts)
+        return self.contains_int(int(ip))
+
+    def contains_int(self, value: int) -> bool:
+        if not self.lo <= value <= self.hi:
+            return False
+        return not any(lo <= value <= hi for lo, hi in self.ranges)
 
 
 @dataclass(frozen=True)
@@ -1154,9 +1167,10 @@ class Cluster:
         if self._classes is None:
             blocks = self._distinct_ip_blocks()
             self._block_index = {b.key: i for i, b in enumerate(blocks)}
+            signature = _ip_signatures(blocks)
             groups: dict[Any, list[Pod]] = {}
             for pod in sorted(self.pods.values(), key=lambda p: (p.namespace, p.name)):
-                sig = frozenset(i for i, b in enumerate(blocks) if b.contains(pod.ip)) if blocks else frozenset()
+                sig = signature(pod.ip)
                 key = (pod.namespace, tuple(sorted(pod.labels.items())), pod.ports, sig)
                 groups.setdefault(key, []).append(pod)
             classes = []
@@ -1301,6 +1315,37 @@ class Cluster:
             if not (ingress_isolated >> i) & 1:
                 ingress_allowed[i] = everyone
         return ClassMatrix(port, protocol, classes, egress_allowed, ingress_allowed)
+
+
+def _ip_signatures(blocks: list[_IPBlock]) -> Any:
+    """A function: IP -> frozenset of the indices of ``blocks`` that contain it.
+
+    The block edges cut the address space into intervals on which the answer is constant, so it is
+    computed once per interval and each IP costs one binary search.
+    """
+    empty: frozenset = frozenset()
+    tables = {}
+    for version in (4, 6):
+        mine = [(i, b) for i, b in enumerate(blocks) if b.version == version]
+        if not mine:
+            continue
+        edges = set()
+        for _, b in mine:
+            edges.update((b.lo, b.hi + 1))
+            for lo, hi in b.ranges:
+                edges.update((lo, hi + 1))
+        bounds = sorted(edges)
+        sigs = [frozenset(i for i, b in mine if b.contains_int(start)) for start in bounds]
+        tables[version] = (bounds, sigs)
+
+    def signature(ip: Any) -> frozenset:
+        if ip is None or ip.version not in tables:
+            return empty
+        bounds, sigs = tables[ip.version]
+        k = bisect.bisect_right(bounds, int(ip)) - 1
+        return sigs[k] if k >= 0 else empty
+
+    return signature
 
 
 def _bits(value: int) -> Iterable[int]:
