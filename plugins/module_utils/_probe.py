@@ -1,7 +1,8 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PRIVATE to the collection: the in-pod probe script and how its output is read.
+"""PRIVATE to the collection: the in-pod probe script, how its output is read, the probe pod, and
+the probe runner used by the probe_connectivity module.
 
 One exec per source pod runs PROBE_SCRIPT with one argument per target; the targets are probed in
 parallel inside the pod, so a source with ten blocked targets costs one timeout, not ten. The script
@@ -17,8 +18,36 @@ Output, per target, in any order between targets:
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import json
 import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from urllib.parse import urlsplit
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream as k8s_stream
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as _exc:  # the module reports it with missing_required_lib
+    k8s_client = None
+    k8s_stream = None
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = _exc
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        status = None
+
 
 PROBE_ARGV0 = "netpol-probe"
 
@@ -38,14 +67,51 @@ wait
 """
 
 RESULTS = ("allowed", "blocked", "refused", "dns_error", "probe_error")
+PROTOCOLS = ("http", "tcp")
+
+# Probe pods carry these labels so that leftovers can be found (and removed) with a selector:
+#   kubectl get pods -A -l netpol.aks/probe=true
+PROBE_LABEL = "netpol.aks/probe"
+PROBE_RUN_LABEL = "netpol.aks/probe-run"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "netpol.aks", "app.kubernetes.io/name": "netpol-probe"}
+DEFAULT_PROBE_IMAGE = "busybox:1.36"
+# The probe pod only sleeps; the kubelet also kills it after this long should its deletion fail.
+PROBE_POD_LIFETIME = 900
+
+# Waiting reasons that mean the probe pod will never become ready: give up at once.
+_FATAL_WAITING = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "CrashLoopBackOff",
+        "RunContainerError",
+    }
+)
 
 # What busybox wget / nc print (busybox 1.36, also alpine's): the failure modes must stay apart,
 # a probe that could not run is never "blocked".
-_BLOCKED = re.compile(r"download timed out|nc: timeout|Connection timed out")
+_BLOCKED = re.compile(r"download timed out|nc: timeout|Connection timed out|timed out")
 _REFUSED = re.compile(r"Connection refused")
-_DNS = re.compile(r"bad address|Name or service not known|Name does not resolve")
+_DNS = re.compile(r"bad address|Name or service not known|Name does not resolve|unknown host")
+# The connection got through and the server answered with an HTTP error: reachable.
+_HTTP_ERROR = re.compile(r"server returned error|HTTP/1\.[01] \d{3}")
+# The image lacks the tool (sh: wget: not found): the probe could not run.
+_MISSING_TOOL = re.compile(r"(^|\n)(sh: )?[^\n:]+: not found")
 _LINE = re.compile(r"^@(\d+) (.*)$")
 _RC = re.compile(r"^rc=(\d+)$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOST = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+
+# One-letter marks for the text tables (cyclonus / upstream e2e style).
+MARKS = {"allowed": ".", "blocked": "X", "refused": "R", "dns_error": "D", "probe_error": "E", None: "?"}
+
+
+class ProbeInputError(ValueError):
+    """A bad module input, found before anything was created."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +144,10 @@ def classify(rc: int | None, output: str) -> str:
         return "allowed"
     if rc is None:
         return "probe_error"
+    if rc == 127 or _MISSING_TOOL.search(output):
+        return "probe_error"
+    if _HTTP_ERROR.search(output):
+        return "allowed"
     if _DNS.search(output):
         return "dns_error"
     if _REFUSED.search(output):
@@ -105,5 +175,733 @@ def parse_output(stdout: str, count: int) -> dict[int, ProbeOutcome]:
     for index in range(count):
         output = "\n".join(lines[index])
         rc = codes.get(index)
+        if rc is None and not output:
+            output = "netpol-probe: no result for this target in the exec output"
         outcomes[index] = ProbeOutcome(classify(rc, output), rc, output)
     return outcomes
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources and targets
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a probe runs: an existing pod, or an ephemeral probe pod carrying `labels`."""
+
+    namespace: str
+    pod: str | None = None
+    labels: tuple[tuple[str, str], ...] | None = None
+    container: str | None = None
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.pod is None
+
+    @property
+    def name(self) -> str:
+        if self.pod is not None:
+            return f"{self.namespace}/{self.pod}"
+        selector = ",".join(f"{k}={v}" for k, v in self.labels or ())
+        return f"{self.namespace}/[{selector}]"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"namespace": self.namespace}
+        if self.pod is not None:
+            data["pod"] = self.pod
+        else:
+            data["labels"] = dict(self.labels or ())
+        if self.container:
+            data["container"] = self.container
+        return data
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a probe connects to. `kind` is service, pod, ip or url."""
+
+    kind: str
+    value: str
+    namespace: str
+    url_port: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self.kind in ("service", "pod"):
+            return f"{self.kind} {self.namespace}/{self.value}"
+        return f"{self.kind} {self.value}"
+
+    @property
+    def short(self) -> str:
+        if self.kind == "service":
+            return f"{self.namespace}/{self.value}"
+        if self.kind == "pod":
+            return f"pod:{self.namespace}/{self.value}"
+        return self.value
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {self.kind: self.value}
+        if self.kind in ("service", "pod"):
+            data["namespace"] = self.namespace
+        return data
+
+
+def _check_name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 253 or not _HOST.match(value):
+        raise ProbeInputError(f"{what} must be a Kubernetes object name, got {value!r}")
+    return value
+
+
+def _check_labels(labels: Any, what: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(labels, dict) or not labels:
+        raise ProbeInputError(f"{what}.labels must be a non-empty mapping of label names to values, got {labels!r}")
+    items = []
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key:
+            raise ProbeInputError(f"{what}.labels has an invalid label name {key!r}")
+        if isinstance(value, bool) or value is None:
+            raise ProbeInputError(f"{what}.labels.{key} must be a string, got {value!r} (quote it in YAML)")
+        items.append((key, str(value)))
+    return tuple(sorted(items))
+
+
+def normalise_source(raw: Any, default_namespace: str, what: str = "from") -> Source:
+    """`{pod: NAME}` or `{labels: {...}}`, each with an optional `namespace` (and `container`)."""
+    if isinstance(raw, str):
+        raw = {"pod": raw}
+    if not isinstance(raw, dict):
+        raise ProbeInputError(f"{what} must be a mapping with pod or labels, got {raw!r}")
+    unknown = set(raw) - {"pod", "labels", "namespace", "container"}
+    if unknown:
+        raise ProbeInputError(f"{what} has unknown keys {sorted(unknown)}; use pod or labels, and optionally namespace")
+    present = [key for key in ("pod", "labels") if raw.get(key) is not None]
+    if len(present) != 1:
+        raise ProbeInputError(f"{what} needs exactly one of pod (an existing pod) or labels (an ephemeral probe pod)")
+    namespace = _check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
+    container = raw.get("container")
+    if container is not None:
+        container = _check_name(container, f"{what}.container")
+    if present[0] == "pod":
+        return Source(namespace=namespace, pod=_check_name(raw["pod"], f"{what}.pod"), container=container)
+    if container is not None:
+        raise ProbeInputError(f"{what}.container only applies to an existing pod")
+    return Source(namespace=namespace, labels=_check_labels(raw["labels"], what))
+
+
+def normalise_target(raw: Any, default_namespace: str, what: str = "to") -> Target:
+    """`{service|pod|ip|url: ...}` with an optional `namespace`; a plain string is a service name."""
+    if isinstance(raw, str):
+        raw = {"service": raw}
+    if not isinstance(raw, dict):
+        raise ProbeInputError(f"{what} must be a service name or a mapping with service, pod, ip or url, got {raw!r}")
+    unknown = set(raw) - {"service", "pod", "ip", "url", "namespace"}
+    if unknown:
+        raise ProbeInputError(f"{what} has unknown keys {sorted(unknown)}; use service, pod, ip or url")
+    present = [key for key in ("service", "pod", "ip", "url") if raw.get(key) is not None]
+    if len(present) != 1:
+        raise ProbeInputError(f"{what} needs exactly one of service, pod, ip or url, got {sorted(present) or 'none'}")
+    kind = present[0]
+    namespace = _check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
+    value = raw[kind]
+    if kind in ("service", "pod"):
+        value = _check_name(value, f"{what}.{kind}")
+        if kind == "service" and not _DNS_LABEL.match(value):
+            raise ProbeInputError(f"{what}.service must be a DNS label (a Service name), got {value!r}")
+        return Target(kind, value, namespace)
+    if kind == "ip":
+        try:
+            value = str(ipaddress.ip_address(str(value)))
+        except ValueError:
+            raise ProbeInputError(f"{what}.ip must be an IP address, got {value!r}") from None
+        return Target("ip", value, namespace)
+    if not isinstance(value, str):
+        raise ProbeInputError(f"{what}.url must be a string, got {value!r}")
+    parts = urlsplit(value)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ProbeInputError(f"{what}.url must be an http:// URL with a host (busybox wget has no TLS), got {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ProbeInputError(f"{what}.url is probed at its root path only; drop the path or query from {value!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ProbeInputError(f"{what}.url has an invalid port: {value!r}") from None
+    if port is not None:
+        check_port(port, f"{what}.url port")
+    return Target("url", value, namespace, url_port=port or 80)
+
+
+def check_port(port: Any, what: str = "port") -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ProbeInputError(f"{what} must be between 1 and 65535, got {port!r}")
+    return port
+
+
+def check_protocol(protocol: Any) -> str:
+    if protocol not in PROTOCOLS:
+        raise ProbeInputError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    return protocol
+
+
+def service_host(target: Target) -> str:
+    """The DNS name a pod resolves for a Service (the cluster's search path adds the domain)."""
+    return f"{target.value}.{target.namespace}.svc"
+
+
+# ---------------------------------------------------------------------------------------------
+# The probe pod
+# ---------------------------------------------------------------------------------------------
+
+
+def probe_pod_name(run_id: str, index: int) -> str:
+    return f"netpol-probe-{run_id}-{index}"
+
+
+def build_probe_pod(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    image: str,
+    run_id: str,
+    lifetime: int = PROBE_POD_LIFETIME,
+) -> dict[str, Any]:
+    """An ephemeral client pod that satisfies Pod Security Admission `restricted` and only sleeps."""
+    all_labels = {**labels, PROBE_LABEL: "true", PROBE_RUN_LABEL: run_id, **MANAGED_BY}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 0,
+            # A safety net: the kubelet ends the pod even if its deletion never comes.
+            "activeDeadlineSeconds": lifetime,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65534,
+                "runAsGroup": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", str(lifetime)],
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "privileged": False,
+                        "readOnlyRootFilesystem": True,
+                        "runAsNonRoot": True,
+                        "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "100m", "memory": "32Mi"},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells, stability, tables
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    source: Source
+    target: Target
+    port: int
+    protocol: str
+    expected: str | None = None
+    host: str | None = None
+    history: list[tuple[float, str]] = field(default_factory=list)
+    outcome: ProbeOutcome | None = None
+    elapsed: float | None = None
+    final: bool = False
+
+    @property
+    def result(self) -> str | None:
+        return self.outcome.result if self.outcome else None
+
+    def record(self, at: float, outcome: ProbeOutcome, elapsed: float) -> None:
+        self.history.append((at, outcome.result))
+        self.outcome = outcome
+        self.elapsed = elapsed
+
+    def stable_since(self) -> float | None:
+        """When the current run of equal results began (seconds since the start)."""
+        if not self.history:
+            return None
+        current = self.history[-1][1]
+        since = self.history[-1][0]
+        for at, result in reversed(self.history):
+            if result != current:
+                break
+            since = at
+        return since
+
+    def streak(self) -> int:
+        if not self.history:
+            return 0
+        current = self.history[-1][1]
+        count = 0
+        for _, result in reversed(self.history):
+            if result != current:
+                break
+            count += 1
+        return count
+
+    def settled(self, stable_for: int) -> bool:
+        """Equal results `stable_for` times in a row, matching the expectation when there is one.
+
+        A probe_error never settles while retries remain: it says nothing about the network.
+        """
+        if self.final:
+            return True
+        if self.streak() < stable_for:
+            return False
+        if self.result == "probe_error":
+            return False
+        return not (
+            self.expected is not None and self.expected in ("allowed", "blocked") and self.result != self.expected
+        )
+
+    @property
+    def key(self) -> str:
+        return f"{self.target.short}:{self.port}"
+
+    def as_result(self) -> dict[str, Any]:
+        outcome = self.outcome
+        data = {
+            "from": self.source.name,
+            "to": self.target.name,
+            "host": self.host,
+            "port": self.port,
+            "protocol": self.protocol,
+            "result": outcome.result if outcome else None,
+            "rc": outcome.rc if outcome else None,
+            "output": outcome.output if outcome else "",
+            "elapsed": round(self.elapsed, 3) if self.elapsed is not None else None,
+            "attempts": len(self.history),
+            "stable_after": round(self.stable_since(), 3) if self.history else None,
+            "history": [result for _, result in self.history],
+            "source": self.source.as_dict(),
+            "target": self.target.as_dict(),
+        }
+        if self.expected is not None:
+            data["expected"] = self.expected
+            data["match"] = self.expected == data["result"]
+        return data
+
+
+def truth_table(cells: list[Cell], attr: str = "result") -> dict[str, dict[str, str | None]]:
+    table: dict[str, dict[str, str | None]] = {}
+    for cell in cells:
+        table.setdefault(cell.source.name, {})[cell.key] = getattr(cell, attr)
+    return table
+
+
+def render_table(table: dict[str, dict[str, str | None]]) -> list[str]:
+    """The upstream truth-table layout: '-' corner, rows are sources, columns targets:port.
+
+    Marks: `.` allowed, `X` blocked, `R` refused, `D` dns_error, `E` probe_error, `?` unknown;
+    a differences table uses `.` same and `!` differs.
+    """
+    columns: list[str] = []
+    for row in table.values():
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    width = max([len(source) for source in table] + [1])
+    widths = [max(len(c), 1) for c in columns]
+    lines = ["-".ljust(width) + " " + " ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    for source, row in table.items():
+        marks = []
+        for key, w in zip(columns, widths, strict=True):
+            value = row.get(key)
+            marks.append(MARKS.get(value, value if isinstance(value, str) and len(value) == 1 else "?").ljust(w))
+        lines.append(source.ljust(width) + " " + " ".join(marks))
+    return [line.rstrip() for line in lines]
+
+
+def differences_table(cells: list[Cell]) -> dict[str, dict[str, str]]:
+    table: dict[str, dict[str, str]] = {}
+    for cell in cells:
+        if cell.expected is None:
+            continue
+        mark = "." if cell.result == cell.expected else "!"
+        table.setdefault(cell.source.name, {})[cell.key] = mark
+    return table
+
+
+def verdict(cells: list[Cell]) -> tuple[str, str]:
+    """Compare observed with expected: (`match` | `differences` | `not_enforcing` | `probe_error`, message)."""
+    compared = [cell for cell in cells if cell.expected is not None]
+    errors = [cell for cell in cells if cell.result == "probe_error"]
+    if errors:
+        first = errors[0]
+        return (
+            "probe_error",
+            f"{len(errors)} probe(s) could not run (never counted as blocked), e.g. from {first.source.name} "
+            f"to {first.target.name}:{first.port}: {first.outcome.output if first.outcome else ''}".strip(),
+        )
+    if not compared:
+        return ("observed", "No expectation given: observed results only.")
+    diffs = [cell for cell in compared if cell.result != cell.expected]
+    if not diffs:
+        return ("match", f"All {len(compared)} probe(s) match the expectation.")
+    predicted_blocked = [cell for cell in compared if cell.expected == "blocked"]
+    if predicted_blocked and all(cell.result == "allowed" for cell in predicted_blocked):
+        return (
+            "not_enforcing",
+            f"The cluster does not appear to enforce NetworkPolicy at all: all {len(predicted_blocked)} connection(s) "
+            "that the policies block got through. Use a network policy engine (AKS: --network-policy "
+            "azure|calico|cilium at cluster creation; kind: kindnet >= v0.24 or Calico).",
+        )
+    sample = "; ".join(
+        f"{cell.source.name} -> {cell.target.name}:{cell.port} expected {cell.expected}, observed {cell.result}"
+        for cell in diffs[:5]
+    )
+    return ("differences", f"{len(diffs)} of {len(compared)} probe(s) differ from the expectation: {sample}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to the cluster
+# ---------------------------------------------------------------------------------------------
+
+
+class ProbeApiError(RuntimeError):
+    """The Kubernetes API refused or failed a request the probe needs."""
+
+
+def _api_error_text(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    body = getattr(exc, "body", None)
+    message = None
+    if body:
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError, TypeError):
+            message = str(body)[:300]
+    reason = getattr(exc, "reason", None) or type(exc).__name__
+    if status:
+        return f"HTTP {status} {reason}: {message or ''}".strip()
+    return f"{reason}: {exc}" if str(exc) and str(exc) != reason else str(reason)
+
+
+class Prober:
+    """Runs probe cells against a cluster through the `kubernetes` client.
+
+    `api_client_factory` returns a fresh kubernetes ApiClient; each worker thread gets its own, since
+    kubernetes.stream.stream() swaps the ApiClient's transport while an exec is set up.
+    """
+
+    def __init__(
+        self,
+        api_client_factory: Callable[[], Any],
+        *,
+        timeout: int = 2,
+        probe_image: str = DEFAULT_PROBE_IMAGE,
+        pod_ready_timeout: int = 120,
+        parallelism: int = 10,
+        run_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client_mod = k8s_client
+        self._factory = api_client_factory
+        self._local = threading.local()
+        self.timeout = timeout
+        self.probe_image = probe_image
+        self.pod_ready_timeout = pod_ready_timeout
+        self.parallelism = max(1, parallelism)
+        self.run_id = run_id or new_run_id()
+        self.clock = clock
+        self.created: list[tuple[str, str]] = []
+        self._created_lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def core(self) -> Any:
+        api = getattr(self._local, "core", None)
+        if api is None:
+            api = self._client_mod.CoreV1Api(self._factory())
+            self._local.core = api
+        return api
+
+    def _get_json(self, call: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
+        """Call a read method without the typed models; None on 404."""
+
+        try:
+            response = call(*args, _preload_content=False, _request_timeout=30)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise ProbeApiError(_api_error_text(exc)) from exc
+        except Exception as exc:  # urllib3 / socket errors
+            raise ProbeApiError(_api_error_text(exc)) from exc
+        return json.loads(response.data)
+
+    def read_namespace(self, name: str) -> dict[str, Any] | None:
+        return self._get_json(self.core().read_namespace, name)
+
+    def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get_json(self.core().read_namespaced_pod, name, namespace)
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def check_inputs(self, sources: list[Source], targets: list[Target], namespace: str) -> dict[tuple[str, str], dict]:
+        """Fail before anything is created: every namespace and every named pod must exist."""
+        namespaces = {s.namespace for s in sources}
+        namespaces |= {t.namespace for t in targets if t.kind in ("service", "pod")}
+        for ns in sorted(namespaces):
+            if self.read_namespace(ns) is None:
+                raise ProbeInputError(f"namespace {ns!r} does not exist (create it first, or fix namespace)")
+        pods: dict[tuple[str, str], dict] = {}
+        for source in sources:
+            if source.pod is not None:
+                pod = self.read_pod(source.namespace, source.pod)
+                if pod is None:
+                    raise ProbeInputError(f"source pod {source.namespace}/{source.pod} does not exist")
+                containers = [c.get("name") for c in pod.get("spec", {}).get("containers", [])]
+                if source.container and source.container not in containers:
+                    raise ProbeInputError(
+                        f"source pod {source.namespace}/{source.pod} has no container {source.container!r} "
+                        f"(it has {', '.join(containers)})"
+                    )
+                pods[(source.namespace, source.pod)] = pod
+        for target in targets:
+            if target.kind == "pod":
+                pod = self.read_pod(target.namespace, target.value)
+                if pod is None:
+                    raise ProbeInputError(f"target pod {target.namespace}/{target.value} does not exist")
+                pods[(target.namespace, target.value)] = pod
+        return pods
+
+    # -- probe pods ----------------------------------------------------------------------------
+
+    def pod_manifest(self, index: int, source: Source) -> dict[str, Any]:
+        return build_probe_pod(
+            probe_pod_name(self.run_id, index),
+            source.namespace,
+            dict(source.labels or ()),
+            self.probe_image,
+            self.run_id,
+        )
+
+    def start_pod(self, manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Create a probe pod and wait until it is ready: (container, None) or (None, error)."""
+
+        namespace = manifest["metadata"]["namespace"]
+        name = manifest["metadata"]["name"]
+        try:
+            self.core().create_namespaced_pod(namespace, manifest, _preload_content=False, _request_timeout=30)
+        except ApiException as exc:
+            return None, f"could not create probe pod {namespace}/{name}: {_api_error_text(exc)}"
+        except Exception as exc:
+            return None, f"could not create probe pod {namespace}/{name}: {_api_error_text(exc)}"
+        with self._created_lock:
+            self.created.append((namespace, name))
+        return self.wait_ready(namespace, name)
+
+    def wait_ready(self, namespace: str, name: str) -> tuple[str | None, str | None]:
+        deadline = self.clock() + self.pod_ready_timeout
+        delay = 0.1
+        last = "not scheduled yet"
+        while True:
+            try:
+                pod = self.read_pod(namespace, name)
+            except ProbeApiError as exc:
+                return None, f"could not read probe pod {namespace}/{name}: {exc}"
+            if pod is None:
+                return None, f"probe pod {namespace}/{name} disappeared"
+            ready, why, fatal = pod_readiness(pod)
+            if ready:
+                return pod["spec"]["containers"][0]["name"], None
+            last = why
+            if fatal:
+                return None, f"probe pod {namespace}/{name} cannot run: {why}"
+            if self.clock() >= deadline:
+                return None, f"probe pod {namespace}/{name} not ready after {self.pod_ready_timeout}s: {last}"
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    def delete_pods(self, wait: float = 30.0) -> list[str]:
+        """Delete every probe pod this run created; returns the ones that could not be deleted."""
+
+        failures = []
+        pending = []
+        for namespace, name in self.created:
+            try:
+                self.core().delete_namespaced_pod(
+                    name, namespace, grace_period_seconds=0, _preload_content=False, _request_timeout=30
+                )
+                pending.append((namespace, name))
+            except ApiException as exc:
+                if exc.status != 404:
+                    failures.append(f"{namespace}/{name}: {_api_error_text(exc)}")
+            except Exception as exc:
+                failures.append(f"{namespace}/{name}: {_api_error_text(exc)}")
+        deadline = self.clock() + wait
+        while pending and self.clock() < deadline:
+            still = []
+            for namespace, name in pending:
+                try:
+                    if self.read_pod(namespace, name) is not None:
+                        still.append((namespace, name))
+                except ProbeApiError:
+                    still.append((namespace, name))
+            pending = still
+            if pending:
+                time.sleep(0.2)
+        failures.extend(f"{ns}/{name}: still terminating" for ns, name in pending)
+        return failures
+
+    # -- exec ----------------------------------------------------------------------------------
+
+    def exec_probe(
+        self, namespace: str, pod: str, container: str | None, specs: list[TargetSpec]
+    ) -> tuple[str, str, int | None, str | None]:
+        """One exec running every spec: (stdout, stderr, rc, error)."""
+        command = build_command(specs)
+        # busybox wget -T bounds each phase (connect, then read): allow two timeouts plus transport slack.
+        deadline = 2 * max(spec.timeout for spec in specs) + 15
+        kwargs: dict[str, Any] = {
+            "command": command,
+            "stderr": True,
+            "stdin": False,
+            "stdout": True,
+            "tty": False,
+            "_preload_content": False,
+        }
+        if container:
+            kwargs["container"] = container
+        try:
+            ws = k8s_stream(self.core().connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+        except Exception as exc:
+            return "", "", None, f"exec into {namespace}/{pod} failed: {_api_error_text(exc)}"
+        try:
+            ws.run_forever(timeout=deadline)
+            stdout = ws.read_channel(1)
+            stderr = ws.read_channel(2)
+            if ws.is_open():
+                return stdout, stderr, None, f"exec into {namespace}/{pod} did not finish within {deadline}s"
+            try:
+                rc = ws.returncode
+            except Exception as exc:
+                return stdout, stderr, None, f"exec into {namespace}/{pod}: unreadable exit status ({exc})"
+            return stdout, stderr, rc, None
+        except Exception as exc:
+            return "", "", None, f"exec into {namespace}/{pod} failed: {_api_error_text(exc)}"
+        finally:
+            with contextlib.suppress(Exception):
+                ws.close()
+
+    def run_source(self, namespace: str, pod: str, container: str | None, cells: list[Cell], started: float) -> None:
+        """Probe every cell of one source with one exec and record the outcomes."""
+        specs = [
+            TargetSpec(index, cell.protocol, cell.host or "", cell.port, self.timeout)
+            for index, cell in enumerate(cells)
+        ]
+        begin = self.clock()
+        stdout, stderr, rc, error = self.exec_probe(namespace, pod, container, specs)
+        elapsed = self.clock() - begin
+        at = begin - started
+        if error is not None or (rc not in (0, None) and "@" not in stdout):
+            message = error or f"exec into {namespace}/{pod} exited {rc}: {(stderr or stdout).strip()}"
+            for cell in cells:
+                cell.record(at, ProbeOutcome("probe_error", None, message), elapsed)
+            return
+        outcomes = parse_output(stdout, len(cells))
+        for index, cell in enumerate(cells):
+            outcome = outcomes[index]
+            if outcome.rc is None and stderr.strip():
+                outcome = ProbeOutcome("probe_error", None, f"{outcome.output}\n{stderr.strip()}".strip())
+            cell.record(at, outcome, elapsed)
+
+    def run_in_parallel(self, jobs: list[Callable[[], Any]]) -> list[Any]:
+        if len(jobs) == 1:
+            return [jobs[0]()]
+        with ThreadPoolExecutor(max_workers=min(self.parallelism, len(jobs))) as pool:
+            futures = [pool.submit(job) for job in jobs]
+            return [future.result() for future in futures]
+
+
+def pod_readiness(pod: dict[str, Any]) -> tuple[bool, str, bool]:
+    """(ready, why not, will never be ready) from a pod's status."""
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase in ("Succeeded", "Failed"):
+        return False, f"phase {phase} ({status.get('reason') or status.get('message') or 'ended'})", True
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason") in _FATAL_WAITING:
+            detail = waiting.get("message") or ""
+            return False, f"{waiting['reason']} for image {cs.get('image')!r} {detail}".strip(), True
+        terminated = (cs.get("state") or {}).get("terminated")
+        if terminated:
+            return False, f"container {cs.get('name')} terminated ({terminated.get('reason')})", True
+    if phase != "Running":
+        return False, f"phase {phase}", False
+    statuses = status.get("containerStatuses") or []
+    if not statuses or not all(cs.get("ready") for cs in statuses):
+        return False, "containers not ready", False
+    return True, "", False
+
+
+def pod_ip(pod: dict[str, Any]) -> str | None:
+    return (pod.get("status") or {}).get("podIP")
+
+
+def run_rounds(
+    prober: Prober,
+    cells: list[Cell],
+    runners: dict[Source, tuple[str, str, str | None] | str],
+    *,
+    retries: int = 0,
+    delay: float = 1.0,
+    stable_for: int = 1,
+    started: float | None = None,
+) -> int:
+    """Probe until every cell has settled or the retries are spent; returns the number of rounds.
+
+    `runners` maps each source to the pod that runs its probes, (namespace, pod, container), or to
+    the reason it cannot run (then its cells are probe_error, for good). Every round makes one exec
+    per source that still has unsettled cells, sources in parallel.
+    """
+    started = prober.clock() if started is None else started
+    rounds = 0
+    for attempt in range(retries + 1):
+        pending = [cell for cell in cells if not cell.settled(stable_for)]
+        if not pending:
+            break
+        if attempt:
+            time.sleep(delay)
+        rounds += 1
+        by_source: dict[Source, list[Cell]] = {}
+        for cell in pending:
+            by_source.setdefault(cell.source, []).append(cell)
+        jobs = []
+        for source, group in by_source.items():
+            runner = runners[source]
+            if isinstance(runner, str):
+                at = prober.clock() - started
+                for cell in group:
+                    cell.record(at, ProbeOutcome("probe_error", None, runner), 0.0)
+                    cell.final = True
+                continue
+            namespace, pod, container = runner
+            jobs.append(lambda ns=namespace, p=pod, c=container, g=group: prober.run_source(ns, p, c, g, started))
+        if jobs:
+            prober.run_in_parallel(jobs)
+    return rounds
