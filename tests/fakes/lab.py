@@ -163,7 +163,7 @@ def up() -> int:
     print(f"The lab is up: {_banner()}.")
     for name, info in infos.items():
         print(f"  {name:6} {info['url']}  (pid {info['pid']})")
-    print(f"Environment for ansible-playbook: source {ENV_FILE.relative_to(ROOT)}")
+    print(f"Environment for ansible-playbook: source {os.path.relpath(ENV_FILE, ROOT)}")
     return 0
 
 
