@@ -46,6 +46,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import Any
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -764,6 +765,12 @@ class Decision:
     ingress: Explanation
     reason: str
 
+    def renamed(self, source: str, target: str) -> Decision:
+        """The same decision for an equivalent pair of endpoints (same classes), with their names."""
+        egress = replace(self.egress, endpoint=source)
+        ingress = replace(self.ingress, endpoint=target)
+        return _decision(source, target, self.port, self.protocol, egress, ingress, self.self_traffic)
+
     def to_dict(self) -> dict:
         return {
             "from": self.source,
@@ -1085,22 +1092,54 @@ class Cluster:
         number = self._port_number(target, port, protocol)
         egress = self._direction("egress", source, target, target, number, protocol)
         ingress = self._direction("ingress", target, source, target, number, protocol)
-        verdict = egress.allowed and ingress.allowed
         self_traffic = isinstance(source, Pod) and source is target
-        what = f"{source.ident} -> {target.ident} on {number}/{protocol}"
-        if self_traffic:
-            reason = (
-                f"{what} is a pod talking to itself: NetworkPolicy does not define it and CNIs differ "
-                f"(kubernetes#95879), so it is not predicted (the policies alone would {'allow' if verdict else 'block'} it)"
-            )
-            allowed: bool | None = None
+        return _decision(source.ident, target.ident, number, protocol, egress, ingress, self_traffic)
+
+    def pair_decisions(
+        self,
+        port: int,
+        protocol: str = "TCP",
+        sources: Iterable[str] | None = None,
+        targets: Iterable[str] | None = None,
+        *,
+        include_self: bool = False,
+    ) -> Iterable[Decision]:
+        """Decisions for every ordered pod pair (sources x targets), explained once per class pair.
+
+        Pods of one class get the same verdict and the same explanation (only the names differ), so
+        the reference evaluation runs once per class pair and the other pairs reuse it renamed.
+        """
+        protocol = normalize_protocol(protocol)
+        src_list = list(self.pods) if sources is None else list(sources)
+        dst_list = list(self.pods) if targets is None else list(targets)
+        for ident in (*src_list, *dst_list):
+            if ident not in self.pods:
+                raise InputError(f"endpoint {ident!r}: no such pod")
+        self.classes()
+        cache: dict[tuple, Decision] = {}
+        for s in src_list:
+            ci = self._pod_class[s]
+            for t in dst_list:
+                same = s == t
+                if same and not include_self:
+                    continue
+                key = (ci, self._pod_class[t], same)
+                decision = cache.get(key)
+                if decision is None:
+                    decision = cache[key] = self.evaluate(s, t, port, protocol)
+                    yield decision
+                else:
+                    yield decision.renamed(s, t)
+
+    def class_decision(self, src: PodClass, dst: PodClass, port: int, protocol: str = "TCP") -> Decision | None:
+        """The decision between two classes' pods, named after the classes (None: no distinct pair exists)."""
+        if src.index == dst.index:
+            if len(src.pods) < 2:
+                return None
+            s, t = src.pods[0], src.pods[1]
         else:
-            allowed = verdict
-            parts = [egress, ingress] if verdict else [e for e in (egress, ingress) if not e.allowed]
-            reason = f"{what} is {'allowed' if verdict else 'blocked'}: " + "; ".join(p.sentence() for p in parts)
-        return Decision(
-            source.ident, target.ident, number, protocol, allowed, verdict, self_traffic, egress, ingress, reason
-        )
+            s, t = src.pods[0], dst.pods[0]
+        return self.evaluate(s, t, port, protocol).renamed(src.name, dst.name)
 
     @staticmethod
     def _port_number(target: Pod | External, port: Any, protocol: str) -> int:
@@ -1192,6 +1231,23 @@ class Cluster:
                     self._pod_class[p.ident] = cls.index
             self._classes = classes
         return self._classes
+
+    def isolation(self, subject: Any) -> tuple[bool, bool]:
+        """(selected by an Ingress policy, selected by an Egress policy) for a pod ("ns/pod") or a class."""
+        if isinstance(subject, PodClass):
+            namespace, labels = subject.namespace, subject.labels
+        else:
+            pod = self.endpoint(subject)
+            if isinstance(pod, External):
+                return False, False
+            namespace, labels = pod.namespace, pod.labels
+        ingress = egress = False
+        for policy in self._by_namespace.get(namespace, ()):
+            needed = (policy.ingress_type and not ingress) or (policy.egress_type and not egress)
+            if needed and policy.pod_selector.matches(labels):
+                ingress = ingress or policy.ingress_type
+                egress = egress or policy.egress_type
+        return ingress, egress
 
     def class_of(self, pod: str) -> PodClass:
         classes = self.classes()
@@ -1346,6 +1402,24 @@ def _ip_signatures(blocks: list[_IPBlock]) -> Any:
         return sigs[k] if k >= 0 else empty
 
     return signature
+
+
+def _decision(
+    source: str, target: str, number: int, protocol: str, egress: Explanation, ingress: Explanation, self_traffic: bool
+) -> Decision:
+    verdict = egress.allowed and ingress.allowed
+    what = f"{source} -> {target} on {number}/{protocol}"
+    if self_traffic:
+        reason = (
+            f"{what} is a pod talking to itself: NetworkPolicy does not define it and CNIs differ "
+            f"(kubernetes#95879), so it is not predicted (the policies alone would {'allow' if verdict else 'block'} it)"
+        )
+        allowed: bool | None = None
+    else:
+        allowed = verdict
+        parts = [egress, ingress] if verdict else [e for e in (egress, ingress) if not e.allowed]
+        reason = f"{what} is {'allowed' if verdict else 'blocked'}: " + "; ".join(p.sentence() for p in parts)
+    return Decision(source, target, number, protocol, allowed, verdict, self_traffic, egress, ingress, reason)
 
 
 def _bits(value: int) -> Iterable[int]:
