@@ -1,0 +1,75 @@
+"""resource_group through ansible-playbook against the Azure double."""
+
+from __future__ import annotations
+
+from tests.integration._azure_playbooks import changed_flags
+from tests.integration._azure_playbooks import ladder
+from tests.integration._azure_playbooks import ladder_names
+from tests.integration._azure_playbooks import write_playbook
+from tests.integration._azure_playbooks import writes
+
+RG = {"name": "myResourceGroup-NP", "location": "eastus", "tags": {"demo": "netpol"}}
+
+
+def test_resource_group_ladder_and_delete(ansible_playbook, azure_double, tmp_path):
+    absent = {"name": RG["name"], "state": "absent"}
+    tasks = [
+        *ladder("resource_group", RG, "Create group"),
+        *ladder("resource_group", {**RG, "tags": {"owner": "me"}}, "Add a tag"),
+        {"name": "Delete group", "netpol.aks.resource_group": absent},
+        {"name": "Delete group again", "netpol.aks.resource_group": absent},
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env, diff=True)
+    assert run.rc == 0, run.output
+    assert changed_flags(run, ladder_names("Create group")) == [True, True, False, False]
+    assert changed_flags(run, ladder_names("Add a tag")) == [True, True, False, False]
+    assert changed_flags(run, ["Delete group", "Delete group again"]) == [True, False]
+
+    created = run.result("Create group")["resource_group"]
+    assert created["name"] == "myResourceGroup-NP"
+    assert created["location"] == "eastus"
+    assert created["provisioning_state"] == "Succeeded"
+    assert created["id"] == f"/subscriptions/{azure_double.subscription_id}/resourceGroups/myResourceGroup-NP"
+    assert run.result("Create group (check)")["resource_group"]["id"] == created["id"]
+    # tags are merged by default: the second ladder kept "demo"
+    assert run.result("Add a tag")["resource_group"]["tags"] == {"demo": "netpol", "owner": "me"}
+    assert run.result("Add a tag")["diff"]["before"]["tags"] == {"demo": "netpol"}
+
+    puts = [r for r in writes(azure_double) if r["method"] == "PUT"]
+    assert len(puts) == 2  # create, add tag: check mode and idempotent runs sent none
+    assert puts[0]["body"] == {"location": "eastus", "tags": {"demo": "netpol"}}
+    deletes = [r for r in writes(azure_double) if r["method"] == "DELETE"]
+    assert len(deletes) == 1
+    assert azure_double.state()["resource_groups"] == {}
+
+
+def test_purge_tags_and_location_change(ansible_playbook, azure_double, tmp_path):
+    tasks = [
+        {"name": "Create", "netpol.aks.resource_group": RG},
+        {"name": "Purge", "netpol.aks.resource_group": {**RG, "tags": {"x": "1"}, "purge_tags": True}},
+        {
+            "name": "Move",
+            "netpol.aks.resource_group": {**RG, "location": "westeurope"},
+            "ignore_errors": True,
+        },
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.result("Purge")["resource_group"]["tags"] == {"x": "1"}
+    moved = run.result("Move")
+    assert moved["failed"]
+    assert moved["msg"].startswith("location:")
+    assert "cannot move" in moved["msg"]
+
+
+def test_failed_delete_reports_arm_code(ansible_playbook, azure_double, tmp_path):
+    create = write_playbook(tmp_path, [{"name": "Create", "netpol.aks.resource_group": RG}], "create.yml")
+    assert ansible_playbook(create, env=azure_double.env).rc == 0
+    azure_double.faults(
+        fault="lro_failed", method="DELETE", path="*/resourcegroups/*", code="ResourceGroupDeletionBlocked"
+    )
+    delete = write_playbook(
+        tmp_path, [{"name": "Delete", "netpol.aks.resource_group": {"name": RG["name"], "state": "absent"}}], "del.yml"
+    )
+    run = ansible_playbook(delete, env=azure_double.env)
+    assert run.rc != 0
+    assert "ResourceGroupDeletionBlocked" in run.result("Delete")["msg"]
