@@ -156,7 +156,7 @@ def build_configuration(params: Mapping[str, Any]) -> Any:
         raise KubeError(
             f"Failed to load Kubernetes credentials from {where}"
             + (f" (context {context!r})" if context else "")
-            + f": {str(exc).rstrip(".")}. Set kubeconfig/context, or host with api_key, username/password or client_cert/client_key.",
+            + f": {str(exc).rstrip('.')}. Set kubeconfig/context, or host with api_key, username/password or client_cert/client_key.",
             exc,
         ) from exc
 
@@ -289,6 +289,11 @@ def _policy_shape(policy: Mapping) -> dict:
     }
 
 
+def _apis(api_client: Any) -> tuple[Any, Any]:
+    """CoreV1Api and NetworkingV1Api on ``api_client`` (one place, so tests can swap them)."""
+    return k8s_client.CoreV1Api(api_client), k8s_client.NetworkingV1Api(api_client)
+
+
 def read_cluster(api_client: Any, namespaces: Iterable[str] | None = None, label_selector: str | None = None) -> dict:
     """Namespaces, pods and NetworkPolicies in the engine's input shapes.
 
@@ -298,8 +303,7 @@ def read_cluster(api_client: Any, namespaces: Iterable[str] | None = None, label
     listed under ``skipped`` with the reason.
     """
     _require_kubernetes()
-    core = k8s_client.CoreV1Api(api_client)
-    net = k8s_client.NetworkingV1Api(api_client)
+    core, net = _apis(api_client)
     wanted = list(dict.fromkeys(namespaces)) if namespaces else None
 
     ns_items = _list(core.list_namespace, "namespaces")

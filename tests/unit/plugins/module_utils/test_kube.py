@@ -231,8 +231,7 @@ def fake_cluster(monkeypatch):
         {"metadata": {"name": "allow", "namespace": "y"}, "spec": {"podSelector": {}, "ingress": [{}]}},
     ]
     fake = FakeApis(namespaces, pods, policies)
-    monkeypatch.setattr(_kube.k8s_client, "CoreV1Api", fake.core)
-    monkeypatch.setattr(_kube.k8s_client, "NetworkingV1Api", fake.net)
+    monkeypatch.setattr(_kube, "_apis", lambda api_client: (fake.core(api_client), fake.net(api_client)))
     return fake
 
 
