@@ -645,6 +645,12 @@ def describe(params: dict) -> dict:
     else:
         results, tables, allowed, blocked, keys = evaluate_pods(cluster, params)
     isolated_in, isolated_eg = _isolation_counts(cluster)
+    warnings = []
+    if not keys and cluster.pods:
+        warnings.append(
+            "Nothing was evaluated: no target pod declares a container port. Give the ports to evaluate with the "
+            "ports option."
+        )
     out: dict[str, Any] = {
         "source": source,
         "results": results,
@@ -663,6 +669,7 @@ def describe(params: dict) -> dict:
             "isolated_egress": isolated_eg,
         },
         "skipped_pods": data.get("skipped") or [],
+        "warnings": warnings,
     }
     if params["granularity"] == "classes":
         out["classes"] = [c.to_dict() for c in cluster.classes()]
@@ -688,6 +695,8 @@ def main() -> None:
         result = describe(module.params)
     except (netpol.NetpolError, _kube.KubeError, InputProblem) as exc:
         module.fail_json(msg=str(exc))
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     module.exit_json(changed=False, **result)
 
 

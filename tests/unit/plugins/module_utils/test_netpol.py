@@ -929,3 +929,47 @@ def test_class_evaluation_equals_pod_by_pod(seed):
 def test_class_evaluation_needs_a_numeric_port():
     with pytest.raises(netpol.InputError, match="must be a port number"):
         netpol.Cluster(pods=three_pods()).evaluate_classes("http")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_decisions_equal_reference_decisions(seed):
+    cluster = random_cluster(seed)
+    pods = list(cluster.pods)[:25]
+    for port, protocol in ((80, "TCP"), (53, "UDP")):
+        decisions = list(cluster.pair_decisions(port, protocol, pods, pods, include_self=True))
+        assert len(decisions) == len(pods) ** 2
+        for d in decisions:
+            ref = cluster.evaluate(d.source, d.target, port, protocol)
+            assert d == ref
+
+
+def test_class_decision_names_the_classes():
+    pods = [
+        pod("x/w1", "10.0.0.1", {"app": "w"}),
+        pod("x/w2", "10.0.0.2", {"app": "w"}),
+        pod("x/db", "10.0.0.3", {"app": "db"}),
+    ]
+    cluster = netpol.Cluster(
+        pods=pods, policies=[pol("db", {"podSelector": {"matchLabels": {"app": "db"}}, "ingress": []})]
+    )
+    db, web = cluster.class_of("x/db"), cluster.class_of("x/w1")
+    decision = cluster.class_decision(web, db, 5432)
+    assert decision.source == web.name
+    assert decision.allowed is False
+    assert decision.reason.startswith(f"{web.name} -> {db.name} on 5432/TCP is blocked: ingress to {db.name} is denied")
+    assert cluster.class_decision(db, db, 5432) is None  # one pod: only self traffic
+    assert cluster.class_decision(web, web, 80).allowed is True
+
+
+def test_isolation_of_pods_and_classes():
+    cluster = netpol.Cluster(
+        pods=three_pods(),
+        policies=[
+            pol("in", {"podSelector": {"matchLabels": {"app": "a"}}}),
+            pol("out", {"podSelector": {}, "policyTypes": ["Egress"]}, ns="y"),
+        ],
+    )
+    assert cluster.isolation("x/a") == (True, False)
+    assert cluster.isolation("x/b") == (False, False)
+    assert cluster.isolation(cluster.class_of("y/c")) == (False, True)
+    assert cluster.isolation({"ip": "192.0.2.1"}) == (False, False)

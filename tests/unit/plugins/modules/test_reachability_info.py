@@ -260,3 +260,15 @@ def test_argspec_mirrors_kubernetes_core_connection_options():
         assert name in mod.ARGUMENT_SPEC
     assert mod.ARGUMENT_SPEC["api_key"]["no_log"] is True
     assert "verify_ssl" in mod.ARGUMENT_SPEC["validate_certs"]["aliases"]
+
+
+def test_no_declared_ports_warns():
+    out = mod.describe(params(pods=[{"namespace": "x", "name": "a"}, {"namespace": "x", "name": "b"}]))
+    assert out["results"] == []
+    assert out["summary"]["evaluated"] == 0
+    assert "no target pod declares a container port" in out["warnings"][0]
+    given = mod.describe(
+        params(pods=[{"namespace": "x", "name": "a"}, {"namespace": "x", "name": "b"}], ports=[{"port": "80"}])
+    )
+    assert given["summary"]["evaluated"] == 2
+    assert given["warnings"] == []
