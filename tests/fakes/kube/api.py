@@ -21,6 +21,7 @@ from tests.fakes.kube.resources import Kind
 if TYPE_CHECKING:
     from tests.fakes.kube.server import Context
 
+CTX_KEY: web.AppKey[Any] = web.AppKey("netpol_kube_ctx")
 PATCH_TYPES = {
     "application/strategic-merge-patch+json": "strategic",
     "application/merge-patch+json": "merge",
@@ -59,7 +60,7 @@ async def version(request: web.Request) -> web.Response:
 
 
 async def api_root(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     return web.json_response(resources.api_versions(f"127.0.0.1:{ctx.port}"))
 
 
@@ -171,7 +172,7 @@ def _list_response(ctx: Context, kind: Kind, items: list[dict]) -> dict:
 
 
 async def resource(request: web.Request) -> web.StreamResponse:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     parsed = parse_path(request.path)
     if parsed is None:
         raise not_found_path()

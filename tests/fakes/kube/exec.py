@@ -21,6 +21,7 @@ from aiohttp import web
 
 from tests.fakes.kube import errors
 from tests.fakes.kube import images
+from tests.fakes.kube.api import CTX_KEY
 from tests.fakes.kube.shell import Output
 from tests.fakes.kube.shell import Shell
 
@@ -76,7 +77,7 @@ def _check_running(ctx: Context, pod: dict, container: dict) -> None:
 
 
 async def exec_handler(request: web.Request, target: Target) -> web.StreamResponse:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     if request.method not in ("GET", "POST"):
         raise errors.method_not_allowed()
     pod = ctx.store.get(target.kind, target.namespace, target.name or "")
@@ -177,7 +178,7 @@ async def exec_handler(request: web.Request, target: Target) -> web.StreamRespon
 
 
 async def log_handler(request: web.Request, target: Target) -> web.StreamResponse:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     pod = ctx.store.get(target.kind, target.namespace, target.name or "")
     container = _pick_container(pod, request.query.get("container"))
     status = pod.get("status") or {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from tests.fakes.kube import api
 from tests.fakes.kube import errors
+from tests.fakes.kube.api import CTX_KEY
 from tests.fakes.kube.dataplane import DataPlane
 from tests.fakes.kube.errors import ApiError
 from tests.fakes.kube.exec import exec_handler
@@ -140,7 +142,7 @@ class Context:
 
 @web.middleware
 async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     started = time.monotonic()
     entry: dict[str, Any] | None = None
     if not request.path.startswith("/_fake/"):
@@ -154,7 +156,8 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         }
         ctx.requests.append(entry)
     try:
-        if request.headers.get("Authorization") != f"Bearer {ctx.token}":
+        # /_fake/* is the double's own control API (like the Azure double's: no auth).
+        if entry is not None and request.headers.get("Authorization") != f"Bearer {ctx.token}":
             raise errors.unauthorized()
         if entry is not None:
             fault = ctx.take_fault(request.method, request.path)
@@ -182,7 +185,7 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 async def fake_config(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     if request.method == "POST":
         try:
             update = await request.json()
@@ -196,19 +199,19 @@ async def fake_config(request: web.Request) -> web.Response:
 
 
 async def fake_requests(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     return web.json_response(ctx.requests)
 
 
 async def fake_reset(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX_KEY]
     ctx.reset()
     return web.json_response(ctx.config)
 
 
 def build_app(ctx: Context) -> web.Application:
     app = web.Application(middlewares=[middleware], client_max_size=16 * 1024 * 1024)
-    app["ctx"] = ctx
+    app[CTX_KEY] = ctx
     app.router.add_route("GET", "/_fake/config", fake_config)
     app.router.add_route("POST", "/_fake/config", fake_config)
     app.router.add_get("/_fake/requests", fake_requests)
@@ -250,9 +253,11 @@ class KubeDouble:
         return context
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.ctx), access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            build_app(self.ctx), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context(), shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context())
         await site.start()
         sockets = self._runner.addresses
         self.ctx.port = sockets[0][1]
@@ -320,6 +325,9 @@ class KubeDouble:
             loop.run_forever()
             loop.run_until_complete(self._stop())
             loop.run_until_complete(loop.shutdown_asyncgens())
+            # Let closed connections' transports go while the loop still exists.
+            gc.collect()
+            loop.run_until_complete(asyncio.sleep(0))
             loop.close()
 
         self._thread = threading.Thread(target=run, name=f"kube-double-{id(self)}", daemon=True)
