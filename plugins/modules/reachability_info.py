@@ -271,7 +271,8 @@ results:
 table:
   description:
     - The truth tables in the upstream e2e style, keyed V(<port>/<protocol>) (or V(<name>/<protocol>) for a named
-      port) - rows are sources, columns targets, V(.) allowed, V(X) blocked, V(-) a pod and itself (not predicted).
+      port) - rows are sources, columns targets, V(.) allowed, V(X) blocked, V(-) a pod and itself (not predicted),
+      V(?) two non-pod addresses (not a NetworkPolicy question).
   returned: always
   type: dict
   sample: {"80/TCP": "-           default/api\ndefault/test-np X\n"}
@@ -560,7 +561,7 @@ def evaluate_pods(cluster: netpol.Cluster, params: dict) -> tuple[list[dict], di
                 for t in group_targets:
                     if s == t:
                         cells[(s, t)] = None
-                    elif s not in cluster.pods or t not in cluster.pods:
+                    elif (s in cluster.pods) != (t in cluster.pods):  # one side is a non-pod address
                         decisions.append(
                             cluster.evaluate(
                                 s if s in cluster.pods else {"ip": s},

@@ -111,17 +111,19 @@ def test_given_ports_sources_targets_only_and_explain():
             policies=[DENY_X],
             ports=[{"port": 80, "protocol": "tcp"}],
             sources=["x/b", "y/a", "203.0.113.9"],
-            targets=["x/a"],
+            targets=["x/a", "198.51.100.1"],
             only="blocked",
             explain=True,
         )
     )
     assert [(r["from"], r["to"]) for r in out["results"]] == [("y/a", "x/a"), ("203.0.113.9", "x/a")]
-    assert out["summary"]["evaluated"] == 3
+    assert out["summary"]["evaluated"] == 5
     first = out["results"][0]
     assert first["ingress"]["selecting"] == ["x/deny"]
     assert first["egress"]["isolated"] is False
-    assert out["table"]["80/TCP"] == "-           x/a\nx/b         .\ny/a         X\n203.0.113.9 X\n"
+    assert out["table"]["80/TCP"] == (
+        "-           x/a 198.51.100.1\nx/b         .   .\ny/a         X   .\n203.0.113.9 X   ?\n"
+    )  # address to address is not a question for NetworkPolicy: '?'
 
 
 def test_named_port_resolves_per_target():
