@@ -490,7 +490,7 @@ class Cell:
             "port": self.port,
             "protocol": self.protocol,
             "result": outcome.result if outcome else None,
-            "rc": outcome.rc if outcome else None,
+            "exit_code": outcome.rc if outcome else None,
             "output": outcome.output if outcome else "",
             "elapsed": round(self.elapsed, 3) if self.elapsed is not None else None,
             "attempts": len(self.history),

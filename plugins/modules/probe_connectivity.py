@@ -195,6 +195,11 @@ result:
   returned: when one source, one target and one port were given
   type: str
   sample: blocked
+exit_code:
+  description: The probe tool's exit code (single probe; null when it did not run).
+  returned: when one source, one target and one port were given
+  type: int
+  sample: 1
 output:
   description: What the probe tool printed (single probe).
   returned: when one source, one target and one port were given
@@ -244,8 +249,10 @@ results:
     output:
       description: What the probe tool printed, or why the probe could not run.
       type: str
-    rc:
-      description: The probe tool's exit code (null when it did not run).
+    exit_code:
+      description:
+        - The probe tool's exit code (null when it did not run). Not called C(rc), which Ansible would read as
+          the task's own failure.
       type: int
     elapsed:
       description: Seconds the last exec of this probe took.
@@ -270,7 +277,7 @@ results:
       expected: blocked
       match: true
       output: "wget: download timed out"
-      rc: 1
+      exit_code: 1
       elapsed: 2.01
       attempts: 1
       stable_after: 0.0
@@ -752,7 +759,7 @@ def _report(
         result.update(
             result=cell.result,
             output=cell.outcome.output if cell.outcome else "",
-            rc=cell.outcome.rc if cell.outcome else None,
+            exit_code=cell.outcome.rc if cell.outcome else None,
             elapsed=round(cell.elapsed, 3) if cell.elapsed is not None else None,
             expected=cell.expected,
         )
