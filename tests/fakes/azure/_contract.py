@@ -52,7 +52,9 @@ def schema(cls: type, _memo: dict[type, dict[str, Any]] | None = None) -> dict[s
         annotation = annotations.get(attr, "")
         child: Any = None
         ref = _MODEL_REF.search(annotation)
-        if ref and not annotation.replace("Optional[", "").startswith("dict["):
+        # a map (dict[str, Model]) has free keys: accept any key, as the contract does
+        is_map = "dict[" in annotation[: ref.start()] if ref else False
+        if ref and not is_map:
             target = getattr(package, ref.group(1), None)
             if isinstance(target, type) and hasattr(target, "as_dict"):
                 sub = schema(target, memo)

@@ -1,0 +1,326 @@
+"""aks_cluster through ansible-playbook against the Azure double, and the double's own AKS checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration._azure_playbooks import changed_flags
+from tests.integration._azure_playbooks import ladder
+from tests.integration._azure_playbooks import ladder_names
+from tests.integration._azure_playbooks import write_playbook
+from tests.integration._azure_playbooks import writes
+
+GROUP = "myResourceGroup-NP"
+NETWORK = [
+    {"name": "Group", "netpol.aks.resource_group": {"name": GROUP, "location": "eastus"}},
+    {
+        "name": "Network",
+        "netpol.aks.virtual_network": {
+            "name": "myVnet",
+            "resource_group": GROUP,
+            "address_prefixes": ["10.0.0.0/8"],
+            "subnets": [{"name": "myAKSSubnet", "address_prefix": "10.240.0.0/16"}],
+        },
+        "register": "vnet",
+    },
+]
+
+
+def walkthrough(**overrides):
+    """The walkthrough's `az aks create` as module arguments (subnet id from the registered network)."""
+    args = {
+        "name": "myAKSCluster",
+        "resource_group": GROUP,
+        "location": "eastus",
+        "node_pool": {"count": 1, "vnet_subnet_id": "{{ vnet.subnet_ids.myAKSSubnet }}"},
+        "network_plugin": "azure",
+        "network_policy": "calico",
+        "service_cidr": "10.0.0.0/16",
+        "dns_service_ip": "10.0.0.10",
+        "docker_bridge_cidr": "172.17.0.1/16",
+    }
+    args.update(overrides)
+    return args
+
+
+def subnet_id(double) -> str:
+    return (
+        f"/subscriptions/{double.subscription_id}/resourceGroups/{GROUP}/providers/Microsoft.Network/"
+        "virtualNetworks/myVnet/subnets/myAKSSubnet"
+    )
+
+
+def cluster_puts(double):
+    return [r for r in writes(double) if r["method"] == "PUT" and "/managedClusters/" in r["path"]]
+
+
+def test_walkthrough_cluster_ladder_update_and_delete(ansible_playbook, azure_double, tmp_path):
+    absent = {"name": "myAKSCluster", "resource_group": GROUP, "state": "absent"}
+    scale = walkthrough(
+        node_pool={"count": 2, "vnet_subnet_id": "{{ vnet.subnet_ids.myAKSSubnet }}"}, tags={"demo": "np"}
+    )
+    tasks = [
+        *NETWORK,
+        *ladder("aks_cluster", walkthrough(), "Create cluster"),
+        *ladder("aks_cluster", scale, "Scale cluster"),
+        {"name": "Delete cluster", "netpol.aks.aks_cluster": absent},
+        {"name": "Delete cluster again", "netpol.aks.aks_cluster": absent},
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env, diff=True)
+    assert run.rc == 0, run.output
+    assert changed_flags(run, ladder_names("Create cluster")) == [True, True, False, False]
+    assert changed_flags(run, ladder_names("Scale cluster")) == [True, True, False, False]
+    assert changed_flags(run, ["Delete cluster", "Delete cluster again"]) == [True, False]
+
+    puts = cluster_puts(azure_double)
+    assert len(puts) == 2  # create and scale; check mode and the idempotent runs sent none
+    create = puts[0]
+    assert create["query"]["api-version"] == "2026-08-01"
+    network = create["body"]["properties"]["networkProfile"]
+    assert network == {
+        "networkPlugin": "azure",
+        "networkPolicy": "calico",
+        "serviceCidr": "10.0.0.0/16",
+        "dnsServiceIP": "10.0.0.10",
+    }
+    assert create["body"]["properties"]["agentPoolProfiles"][0]["vnetSubnetID"] == subnet_id(azure_double)
+    assert "dockerBridgeCidr" not in json.dumps(create["body"])
+    assert "kubernetesVersion" not in create["body"]["properties"]  # AKS picks its default
+    assert create["body"]["identity"] == {"type": "SystemAssigned"}
+    assert puts[1]["body"]["properties"]["agentPoolProfiles"][0]["count"] == 2
+    # the update kept the network profile as it was
+    assert puts[1]["body"]["properties"]["networkProfile"]["networkPolicy"] == "calico"
+
+    created = run.result("Create cluster")
+    warnings = " ".join(created.get("warnings", []))
+    assert "docker_bridge_cidr" in warnings
+    assert "2023-04-01" in warnings
+    cluster = created["cluster"]
+    assert cluster["provisioning_state"] == "Succeeded"
+    assert cluster["fqdn"].endswith(".hcp.eastus.azmk8s.io")
+    assert cluster["node_resource_group"] == "MC_myResourceGroup-NP_myAKSCluster_eastus"
+    assert cluster["kubernetes_version"].startswith("1.")
+    assert cluster["network_profile"]["network_policy"] == "calico"
+    assert cluster["identity_principal_id"]
+    assert created["diff"]["before"] == {}
+    predicted = run.result("Create cluster (check)")["cluster"]
+    assert predicted["network_profile"] == {
+        "network_plugin": "azure",
+        "network_policy": "calico",
+        "service_cidr": "10.0.0.0/16",
+        "dns_service_ip": "10.0.0.10",
+    }
+    scaled = run.result("Scale cluster")
+    assert scaled["changes"]["node_pool.count"] == [1, 2]
+    assert scaled["cluster"]["node_pools"][0]["count"] == 2
+    assert azure_double.state()["managed_clusters"] == {}
+
+
+BAD_INPUTS = {
+    "service CIDR syntax": ({"service_cidr": "10.0.0/16"}, "service_cidr:"),
+    "service CIDR overlaps the subnet": (
+        {
+            "service_cidr": "10.240.0.0/16",
+            "dns_service_ip": "10.240.0.10",
+            "node_pool": {"vnet_subnet_id": "{{ subnet }}", "vnet_subnet_prefix": "10.240.0.0/16"},
+        },
+        "service_cidr:",
+    ),
+    "service CIDR overlaps the pod CIDR": (
+        {"network_plugin_mode": "overlay", "pod_cidr": "10.0.0.0/17"},
+        "service_cidr:",
+    ),
+    "DNS IP outside": ({"dns_service_ip": "10.1.0.10"}, "dns_service_ip:"),
+    "DNS IP network address": ({"dns_service_ip": "10.0.0.0"}, "dns_service_ip:"),
+    "DNS IP first address": ({"dns_service_ip": "10.0.0.1"}, "dns_service_ip:"),
+    "cilium policy without cilium dataplane": ({"network_policy": "cilium"}, "network_policy:"),
+    "cilium dataplane with kubenet": (
+        {"network_plugin": "kubenet", "network_dataplane": "cilium", "network_policy": "cilium"},
+        "network_dataplane:",
+    ),
+    "calico with cilium dataplane": (
+        {"network_plugin_mode": "overlay", "network_dataplane": "cilium", "pod_cidr": "192.168.0.0/16"},
+        "network_policy:",
+    ),
+    "azure policy with kubenet": ({"network_plugin": "kubenet", "network_policy": "azure"}, "network_policy:"),
+    "policy with plugin none": ({"network_plugin": "none"}, "network_policy:"),
+    "overlay with kubenet": ({"network_plugin": "kubenet", "network_plugin_mode": "overlay"}, "network_plugin_mode:"),
+    "pod CIDR with Azure CNI": ({"pod_cidr": "10.244.0.0/16"}, "pod_cidr:"),
+    "node count zero": ({"node_pool": {"count": 0}}, "node_pool.count:"),
+    "node count too high": ({"node_pool": {"count": 1001}}, "node_pool.count:"),
+    "docker bridge not a CIDR": ({"docker_bridge_cidr": "bridge"}, "docker_bridge_cidr:"),
+}
+
+
+def test_each_bad_input_fails_before_any_request(ansible_playbook, azure_double, tmp_path):
+    subnet = subnet_id(azure_double)
+    tasks = []
+    for name, (overrides, _field) in BAD_INPUTS.items():
+        args = walkthrough(**overrides)
+        if "node_pool" in overrides:
+            args["node_pool"] = {**overrides["node_pool"]}
+        args["node_pool"] = {
+            k: (subnet if v == "{{ subnet }}" else v)
+            for k, v in args["node_pool"].items()
+            if v != "{{ vnet.subnet_ids.myAKSSubnet }}"
+        }
+        tasks.append({"name": name, "netpol.aks.aks_cluster": args, "ignore_errors": True})
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    for name, (_overrides, field) in BAD_INPUTS.items():
+        result = run.result(name)
+        assert result["failed"], name
+        assert "nothing was created or changed" in result["msg"], result["msg"]
+        assert field in result["msg"], (name, result["msg"])
+    assert azure_double.requests() == []  # not even a token request
+
+
+def test_overlap_with_the_real_subnet_is_read_then_refused(ansible_playbook, azure_double, tmp_path):
+    tasks = [
+        *NETWORK,
+        {
+            "name": "Overlap",
+            "netpol.aks.aks_cluster": walkthrough(service_cidr="10.240.0.0/16", dns_service_ip="10.240.0.10"),
+            "ignore_errors": True,
+        },
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    result = run.result("Overlap")
+    assert result["failed"]
+    assert "service_cidr: 10.240.0.0/16 overlaps the node subnet 10.240.0.0/16" in result["msg"]
+    assert cluster_puts(azure_double) == []
+
+
+def test_network_profile_change_fails_naming_the_field(ansible_playbook, azure_double, tmp_path):
+    tasks = [
+        *NETWORK,
+        {"name": "Create", "netpol.aks.aks_cluster": walkthrough()},
+        {"name": "Change policy", "netpol.aks.aks_cluster": walkthrough(network_policy="azure"), "ignore_errors": True},
+        {
+            "name": "Change service CIDR",
+            "netpol.aks.aks_cluster": walkthrough(service_cidr="10.1.0.0/16", dns_service_ip="10.1.0.10"),
+            "ignore_errors": True,
+        },
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    policy = run.result("Change policy")
+    assert policy["failed"]
+    assert "network_policy: is 'calico' on the existing cluster and cannot change to 'azure'" in policy["msg"]
+    service = run.result("Change service CIDR")
+    assert "service_cidr:" in service["msg"]
+    assert "dns_service_ip:" in service["msg"]
+    assert len(cluster_puts(azure_double)) == 1  # only the create
+
+
+def test_failed_create_reports_the_arm_error_code(ansible_playbook, azure_double, tmp_path):
+    azure_double.faults(
+        fault="lro_failed",
+        method="PUT",
+        path="*/managedClusters/*",
+        code="VMExtensionProvisioningError",
+        message="Unable to establish outbound connection from agents (simulated).",
+    )
+    tasks = [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": walkthrough(), "ignore_errors": True}]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    result = run.result("Create")
+    assert result["failed"]
+    assert "VMExtensionProvisioningError" in result["msg"]
+    assert result["azure_error"]["code"] == "VMExtensionProvisioningError"
+
+
+# --- the double itself is as strict as AKS (the module's preflight bypassed) -----------------------
+
+
+@pytest.fixture
+def sdk(azure_double):
+    from azure.identity import ClientSecretCredential
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.network import NetworkManagementClient
+    from azure.mgmt.network import models as nm
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    credential = ClientSecretCredential(
+        azure_double.tenant_id,
+        azure_double.client_id,
+        azure_double.client_secret,
+        authority=azure_double.url,
+        disable_instance_discovery=True,
+        connection_verify=azure_double.ca_file,
+    )
+    common = {
+        "base_url": azure_double.url,
+        "credential_scopes": [azure_double.url + "/.default"],
+        "polling_interval": 0,
+        "connection_verify": azure_double.ca_file,
+    }
+    sub = azure_double.subscription_id
+    rc = ResourceManagementClient(credential, sub, **common)
+    nc = NetworkManagementClient(credential, sub, **common)
+    cc = ContainerServiceClient(credential, sub, **common)
+    rc.resource_groups.create_or_update(GROUP, {"location": "eastus"})
+    vnet = nm.VirtualNetwork(
+        location="eastus",
+        address_space=nm.AddressSpace(address_prefixes=["10.0.0.0/8"]),
+        subnets=[nm.Subnet(name="myAKSSubnet", address_prefix="10.240.0.0/16")],
+    )
+    nc.virtual_networks.begin_create_or_update(GROUP, "myVnet", vnet).result()
+    return cc
+
+
+def rest_cluster(subnet: str, **network):
+    return {
+        "location": "eastus",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "dnsPrefix": "np",
+            "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "mode": "System", "vnetSubnetID": subnet}],
+            "networkProfile": {
+                "networkPlugin": "azure",
+                "networkPolicy": "calico",
+                "serviceCidr": "10.0.0.0/16",
+                "dnsServiceIP": "10.0.0.10",
+                **network,
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("network", "code"),
+    [
+        ({"serviceCidr": "10.240.0.0/16", "dnsServiceIP": "10.240.0.10"}, "ServiceCidrOverlapExistingSubnetsCidr"),
+        ({"dnsServiceIP": "10.1.0.10"}, "InvalidDNSServiceIP"),
+        ({"dnsServiceIP": "10.0.0.1"}, "InvalidDNSServiceIP"),
+        ({"dockerBridgeCidr": "172.17.0.1/16"}, "InvalidRequestContent"),
+        ({"network_policy": "calico"}, "InvalidRequestContent"),
+        ({"networkPolicy": "cilium"}, "InvalidParameter"),
+    ],
+)
+def test_double_rejects_what_aks_rejects(sdk, azure_double, network, code):
+    from azure.core.exceptions import HttpResponseError
+
+    with pytest.raises(HttpResponseError) as excinfo:
+        sdk.managed_clusters.begin_create_or_update(
+            GROUP, "c", rest_cluster(subnet_id(azure_double), **network)
+        ).result()
+    assert excinfo.value.error.code == code
+    assert azure_double.state()["managed_clusters"] == {}
+
+
+def test_double_refuses_network_profile_changes(sdk, azure_double):
+    from azure.core.exceptions import HttpResponseError
+
+    sdk.managed_clusters.begin_create_or_update(GROUP, "c", rest_cluster(subnet_id(azure_double))).result()
+    with pytest.raises(HttpResponseError) as excinfo:
+        sdk.managed_clusters.begin_create_or_update(
+            GROUP, "c", rest_cluster(subnet_id(azure_double), networkPolicy="azure")
+        ).result()
+    assert excinfo.value.error.code == "PropertyChangeNotAllowed"
+    assert "networkProfile.networkPolicy" in excinfo.value.error.message
+    cluster = sdk.managed_clusters.get(GROUP, "c").as_dict()
+    assert cluster["properties"]["servicePrincipalProfile"] == {"clientId": "msi"}
+    assert cluster["properties"]["nodeResourceGroup"] == "MC_myResourceGroup-NP_c_eastus"
+    assert cluster["properties"]["kubernetesVersion"]
+    assert cluster["properties"]["powerState"] == {"code": "Running"}
+    assert cluster["identity"]["principalId"]
