@@ -195,7 +195,11 @@ class AzureModuleError(Exception):
             if status == 401 and code:
                 text = f"Failed to {action}: Azure Resource Manager rejected the credentials ({code}): {message}"
             else:
-                text = f"Failed to {action}: authentication failed: {_first_line(str(exc.message or exc))}"
+                detail = _first_line(str(getattr(exc, "message", None) or exc))
+                detail = re.sub(r"^(\w+\.get_token(_info)? failed: )?Authentication failed: ", "", detail)
+                aadsts = re.search(r"\bAADSTS\d+\b", detail)
+                code = aadsts.group(0) if aadsts else code
+                text = f"Failed to {action}: authentication failed: {detail}"
                 text += " Check tenant_id, client_id and client_secret (or auth_source) and the authority host."
             return cls(
                 _with_ids(text, status, request_id, correlation_id),

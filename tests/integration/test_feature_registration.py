@@ -149,6 +149,8 @@ def test_wrong_secret_is_a_clear_authentication_error(ansible_playbook, azure_do
     assert result["failed"]
     assert result["msg"].startswith(f"Failed to read feature {ENP}: authentication failed: ")
     assert "AADSTS7000215: Invalid client secret provided" in result["msg"]
+    assert "Authentication failed" not in result["msg"]  # said once, not twice
+    assert result["azure_error"]["code"] == "AADSTS7000215"
     assert "Check tenant_id, client_id and client_secret" in result["msg"]
     assert "wrong-secret-value" not in run.output
     assert azure_double.arm_requests() == []

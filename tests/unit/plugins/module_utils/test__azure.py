@@ -231,10 +231,15 @@ def test_arm_401_is_reported_as_rejected_credentials():
 def test_token_failure_is_an_authentication_error():
     exc = ClientAuthenticationError(message="Authentication failed: AADSTS7000215: Invalid client secret provided.")
     err = AzureModuleError.from_sdk("read feature X/Y", exc)
-    assert str(err).startswith(
-        "Failed to read feature X/Y: authentication failed: Authentication failed: AADSTS7000215"
-    )
+    assert str(err).startswith("Failed to read feature X/Y: authentication failed: AADSTS7000215: Invalid client")
     assert "client_secret" in str(err)
+    assert err.code == "AADSTS7000215"
+
+
+def test_credential_unavailable_is_an_authentication_error():
+    exc = ClientAuthenticationError(message="EnvironmentCredential authentication unavailable.")
+    err = AzureModuleError.from_sdk("read provider P.Q", exc)
+    assert str(err).startswith("Failed to read provider P.Q: authentication failed: EnvironmentCredential")
     assert err.code == "AuthenticationFailed"
 
 
