@@ -30,7 +30,10 @@ API for module authors
       credential, ``subscription_id``, ``base_url=resource_manager_endpoint``,
       ``credential_scopes=[<arm>/.default]`` and an azure-core ``RetryPolicy`` that retries 429,
       408 and 5xx honouring ``Retry-After`` (never write your own retry loop);
-    - ``module.subscription_id``, ``module.resource_manager_endpoint``, ``module.credential``;
+    - ``module.subscription_id``, ``module.resource_manager_endpoint``, ``module.credential``
+      (resolved lazily: a missing subscription, an http:// endpoint or incomplete credentials raise
+      ``AzureModuleError`` on first use, so call them inside ``run()``; no request is sent until
+      the first SDK call);
     - ``module.fail_from_error(err)``: the single ``fail_json`` for an ``AzureModuleError``.
 
 ``AzureModuleError``
@@ -38,7 +41,9 @@ API for module authors
     pending approval ...")``) and let ``azure_call`` convert SDK exceptions into it. It carries
     ``code`` (the ARM error code, e.g. ``AuthorizationFailed``), ``status`` (HTTP status),
     ``request_id`` (``x-ms-request-id``), ``correlation_id`` (``x-ms-correlation-request-id``) and
-    the original exception. ``str(err)`` is the complete, user-facing message.
+    the original exception. ``str(err)`` is the complete, user-facing message. Extra keyword
+    arguments (``AzureModuleError(msg, changed=True, state="Pending")``) become keys of the failed
+    result, so a failure after a write can still report ``changed``.
 
 ``azure_call(action)``
     A context manager turning azure-core's ``HttpResponseError``, ``ClientAuthenticationError``,
@@ -59,6 +64,15 @@ API for module authors
     rounded to 0.01) and ``timed_out``. It does not raise on timeout: the module writes the message
     (name the last state and the time waited). Use it for state machines such as feature
     registration; real long-running operations go through the SDK's ``begin_*`` pollers.
+
+Auth sources: ``credentials`` = ClientSecretCredential; ``env`` = EnvironmentCredential; ``cli`` =
+AzureCliCredential; ``msi`` = ManagedIdentityCredential; ``auto`` = ``credentials`` when tenant,
+client id and secret are all set (options or AZURE_* variables), else DefaultAzureCredential. The
+authority and ``disable_instance_discovery`` (automatic for non-Microsoft authorities) are passed
+to every credential that takes them.
+
+Retries (azure-core semantics): GET/PUT/DELETE/HEAD are retried on 408/429/5xx and on connection
+errors; POST is retried on 429 with Retry-After (ARM always sends it) and on 500/503/504.
 
 A module then looks like::
 
