@@ -986,7 +986,15 @@ class Cluster:
                 seen.add(ident)
             if errors:
                 raise PolicyError(errors)
-        self.policies: list[_Policy] = [_compile_policy(p) for p in raw_policies]
+        self.policies: list[_Policy] = []
+        for policy in raw_policies:
+            try:
+                self.policies.append(_compile_policy(policy))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # Only reachable with validate=False: say what is wrong instead of a bare traceback.
+                raise PolicyError(
+                    validate_policy(policy, schema=False) or [f"{_policy_ident(policy)}: cannot be evaluated: {exc!r}"]
+                ) from None
         for policy in self.policies:
             if policy.namespace not in self.namespaces:
                 self.namespaces[policy.namespace] = {NAMESPACE_NAME_LABEL: policy.namespace}

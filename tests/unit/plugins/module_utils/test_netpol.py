@@ -973,3 +973,14 @@ def test_isolation_of_pods_and_classes():
     assert cluster.isolation("x/b") == (False, False)
     assert cluster.isolation(cluster.class_of("y/c")) == (False, True)
     assert cluster.isolation({"ip": "192.0.2.1"}) == (False, False)
+
+
+def test_unvalidated_bad_policy_still_fails_naming_the_field():
+    bad = pol("bad-cidr", {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/99"}}]}]})
+    with pytest.raises(netpol.PolicyError, match=r"x/bad-cidr: spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr"):
+        netpol.Cluster(policies=[bad], validate=False)
+    fine = netpol.Cluster(
+        policies=[pol("odd-but-usable", {"podSelector": {}, "policyTypes": ["Ingress"], "podSelectr": {}})],
+        validate=False,
+    )
+    assert len(fine.policies) == 1
