@@ -665,6 +665,7 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeAzure
     protocol_version = "HTTP/1.1"
     server_version = "netpol-aks-fake-azure/1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
