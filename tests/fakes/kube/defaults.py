@@ -78,8 +78,8 @@ def apply(kind: str, obj: dict) -> None:
         if not isinstance(spec, dict):
             return
         spec.setdefault("replicas", 1)
-        spec.setdefault("revisionHistoryLimit", 10)
         if kind == "Deployment":
+            spec.setdefault("revisionHistoryLimit", 10)
             spec.setdefault("progressDeadlineSeconds", 600)
             strategy = spec.setdefault("strategy", {})
             if isinstance(strategy, dict):

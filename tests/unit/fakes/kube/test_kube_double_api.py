@@ -8,8 +8,8 @@ from __future__ import annotations
 import kubernetes
 import pytest
 
-from tests.unit.fakes.kube.conftest import NS
-from tests.unit.fakes.kube.conftest import RESTRICTED_SC
+from tests.unit.fakes.kube.kube_helpers import NS
+from tests.unit.fakes.kube.kube_helpers import RESTRICTED_SC
 
 NP_PATH = f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies"
 

@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
-from tests.unit.fakes.kube.conftest import NS
+from tests.unit.fakes.kube.kube_helpers import NS
 
 DENY = {
     "apiVersion": "networking.k8s.io/v1",
