@@ -46,7 +46,6 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from dataclasses import replace
 from typing import Any
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -783,8 +782,9 @@ class Decision:
 
     def renamed(self, source: str, target: str) -> Decision:
         """The same decision for an equivalent pair of endpoints (same classes), with their names."""
-        egress = replace(self.egress, endpoint=source)
-        ingress = replace(self.ingress, endpoint=target)
+        e, i = self.egress, self.ingress  # direct construction: dataclasses.replace is slow in bulk
+        egress = Explanation(e.direction, source, e.applies, e.selecting, e.allowed, e.matches)
+        ingress = Explanation(i.direction, target, i.applies, i.selecting, i.allowed, i.matches)
         return _decision(source, target, self.port, self.protocol, egress, ingress, self.self_traffic)
 
     def to_dict(self) -> dict:
