@@ -73,6 +73,10 @@ class AzureDouble:
     def set_provider(self, namespace: str, **spec: Any) -> dict[str, Any]:
         return self.control("POST", "/_fake/providers", {"namespace": namespace, **spec})
 
+    def set_kube(self, info: dict[str, Any]) -> None:
+        """Tell the double where the Kubernetes double is ({"url", "ca_file", "token", ...}) for kubeconfigs."""
+        self.control("POST", "/_fake/kube", info)
+
 
 @pytest.fixture
 def azure_double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureDouble]:

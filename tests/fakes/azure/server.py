@@ -15,7 +15,9 @@ Extension API (how to add resources, e.g. ``routes_groups.py``, ``routes_network
 Every module of this package named ``routes_*.py`` is imported when the server starts; nothing else
 needs editing. In it::
 
-    from tests.fakes.azure.server import ArmError, Request, Response, on_reset, route, start_lro
+    from tests.fakes.azure.server import (
+        ArmError, Request, Response, on_reset, reject_unknown_properties, route, start_lro,
+    )
 
     @on_reset
     def seed(state):                          # called on start and on POST /_fake/reset
