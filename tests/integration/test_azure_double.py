@@ -46,6 +46,11 @@ def _put_widget(req: Request):
     )
 
 
+@route("GET", "/subscriptions/{subscriptionId}/providers/Test.Double/broken")
+def _broken(req: Request):
+    raise RuntimeError("handler bug")
+
+
 def call(double, method, path, *, token=None, body=None, form=None, headers=None):
     """(status, headers, parsed body) of one raw HTTPS request."""
     data = None
@@ -380,6 +385,12 @@ def test_reject_unknown_properties(body, path):
         reject_unknown_properties(body, schema, "T")
     assert info.value.target == path
     reject_unknown_properties({"a": {"b": {"anything": 1}}, "items": [{"ok": 2}]}, schema, "T")
+
+
+def test_a_handler_bug_is_a_loud_500(azure_double, access_token):
+    status, _, body = call(azure_double, "GET", sub(azure_double, "/providers/Test.Double/broken"), token=access_token)
+    assert (status, body["error"]["code"]) == (500, "TestDoubleHandlerError")
+    assert "RuntimeError: handler bug" in azure_double.arm_requests()[-1]["error"]
 
 
 def test_handlers_may_return_a_response():

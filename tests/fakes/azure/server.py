@@ -90,8 +90,10 @@ import pkgutil
 import re
 import secrets
 import ssl
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -790,6 +792,14 @@ class _Handler(BaseHTTPRequestHandler):
             return Response(200, result)
         except ArmError as err:
             return Response(err.status, err.body(), dict(err.headers))
+        except Exception as exc:  # a bug in a handler: say so loudly instead of dropping the connection
+            detail = traceback.format_exc()
+            record["error"] = detail
+            sys.stderr.write(f"fake azure: handler error for {req.method} {req.path}:\n{detail}")
+            return Response(
+                500,
+                {"error": {"code": "TestDoubleHandlerError", "message": f"The test double failed: {exc!r}"}},
+            )
 
     def _send(self, req: Request, response: Response) -> None:
         body = b""
