@@ -3,9 +3,13 @@
 ansible-test needs the collection under .../ansible_collections/netpol/aks, outside any git work tree
 (inside one it lists files with git), so the tracked and new, not ignored, files are copied to a
 temporary directory first. The tests left out (import, pep8,
-pylint, yamllint, runtime-metadata, changelog, pslint, shellcheck) build their own virtualenvs with
-pip from the internet; ruff, yamllint, ansible-lint and antsibull-changelog cover that ground in
+pylint, yamllint, runtime-metadata, changelog, pslint, shellcheck) need tools or test containers
+this machine lacks; ruff, yamllint, ansible-lint and antsibull-changelog cover that ground in
 `make lint`.
+
+ansible-test bootstraps pip into its virtualenvs with a script it downloads from
+ci-files.testing.ansible.com, which is unreachable here; it first looks in its cache, so a stand-in
+that installs the pip wheel bundled with Python (ensurepip, offline) is put there.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
+
+from ansible_test._internal.python_requirements import get_venv_packages
 
 OFFLINE_TESTS = (
     "action-plugin-docs",
@@ -38,6 +45,23 @@ OFFLINE_TESTS = (
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PIP_BOOTSTRAP_STANDIN = """\
+# Stand-in written by netpol.aks scripts/sanity.py: install the pip bundled with Python, offline.
+import subprocess
+import sys
+
+sys.exit(subprocess.call([sys.executable, "-m", "ensurepip", "--default-pip"]))
+"""
+
+
+def seed_pip_bootstrap(python: str) -> None:
+    pip_version = get_venv_packages(types.SimpleNamespace(version=python))["pip"]
+    cache = Path.home() / ".ansible" / "test" / "cache" / f"get_pip_{pip_version.replace('.', '_')}.py"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(PIP_BOOTSTRAP_STANDIN)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="netpol-aks-sanity-") as scratch:
         return run_in(Path(scratch) / "ansible_collections" / "netpol" / "aks")
@@ -59,6 +83,7 @@ def run_in(tree: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    seed_pip_bootstrap(python)
     command = [str(Path(sys.executable).with_name("ansible-test")), "sanity", "--python", python, "--color", "no"]
     for test in OFFLINE_TESTS:
         command += ["--test", test]
