@@ -356,3 +356,55 @@ def test_render_table():
     assert lines[0].split() == ["-", "ns/api:80"]
     assert lines[1].split() == ["ns/s", "."]
     assert lines[2].split() == ["ns/t", "X"]
+
+
+# ---------------------------------------------------------------------------------------------
+# rounds: one exec per source per round, stop when settled, sources that cannot run
+# ---------------------------------------------------------------------------------------------
+
+
+class ScriptedProber:
+    """Stands in for Prober: each source's exec returns the next scripted result for all its cells."""
+
+    def __init__(self, script):
+        self.script = {pod: list(results) for pod, results in script.items()}
+        self.execs = []
+        self.clock = iter(range(1000)).__next__
+
+    def run_source(self, namespace, pod, container, cells, started):
+        self.execs.append((pod, len(cells)))
+        result = self.script[pod].pop(0)
+        for cell in cells:
+            cell.record(float(len(self.execs)), ProbeOutcome(result, 0 if result == "allowed" else 1, ""), 0.1)
+
+    def run_in_parallel(self, jobs):
+        return [job() for job in jobs]
+
+
+def test_run_rounds_repeats_until_stable_and_execs_once_per_source():
+    a, b = Source("ns", pod="a"), Source("ns", pod="b")
+    cells = [Cell(src, Target("service", name, "ns"), 80, "http") for src in (a, b) for name in ("x", "y")]
+    prober = ScriptedProber({"a": ["allowed", "blocked", "blocked"], "b": ["blocked", "blocked", "blocked"]})
+    runners = {a: ("ns", "a", "c"), b: ("ns", "b", "c")}
+    rounds = _probe.run_rounds(prober, cells, runners, retries=5, delay=0, stable_for=2)
+    assert rounds == 3
+    # one exec per source per round, each covering both of its targets; b settled after two rounds
+    assert prober.execs == [("a", 2), ("b", 2), ("a", 2), ("b", 2), ("a", 2)]
+    assert [c.as_result()["history"] for c in cells[:1]] == [["allowed", "blocked", "blocked"]]
+
+
+def test_run_rounds_gives_up_after_retries_and_marks_unrunnable_sources():
+    a, b = Source("ns", pod="a"), Source("ns", labels=(("app", "x"),))
+    cells = [
+        Cell(a, Target("service", "x", "ns"), 80, "http", expected="blocked"),
+        Cell(b, Target("service", "x", "ns"), 80, "http"),
+    ]
+    prober = ScriptedProber({"a": ["allowed"] * 3})
+    rounds = _probe.run_rounds(
+        prober, cells, {a: ("ns", "a", "c"), b: "probe pod cannot run: ImagePullBackOff"}, retries=2, delay=0
+    )
+    assert rounds == 3
+    assert cells[0].as_result()["history"] == ["allowed"] * 3
+    assert cells[1].result == "probe_error"
+    assert cells[1].final
+    assert cells[1].as_result()["attempts"] == 1

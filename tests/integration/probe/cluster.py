@@ -1,0 +1,174 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers for the probe tests: seed the walkthrough's workload straight through the API, list pods."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import kubernetes
+
+NAMESPACE = "netpol-demo"
+PROBE_SELECTOR = "netpol.aks/probe=true"
+RESTRICTED = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def _json(response: Any) -> Any:
+    return json.loads(response.data)
+
+
+def core(kube_double: Any) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(kube_double.client())
+
+
+def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
+    """Namespace (PSA restricted), api Deployment + Service, client test-np; optional deny/allow policies.
+
+    Returns {"api_pod": name, "api_ip": ip, "client_ip": ip}.
+    """
+    client = kube_double.client()
+    api = kubernetes.client.CoreV1Api(client)
+    apps = kubernetes.client.AppsV1Api(client)
+    pod_sc = {"runAsNonRoot": True, "runAsUser": 101, "seccompProfile": {"type": "RuntimeDefault"}}
+    api.create_namespace(
+        {
+            "metadata": {
+                "name": NAMESPACE,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            }
+        },
+        _preload_content=False,
+    )
+    apps.create_namespaced_deployment(
+        NAMESPACE,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api", "labels": {"app": "api"}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "api"}},
+                "template": {
+                    "metadata": {"labels": {"app": "api"}},
+                    "spec": {
+                        "securityContext": pod_sc,
+                        "containers": [
+                            {
+                                "name": "nginx",
+                                "image": "nginxinc/nginx-unprivileged:1.27-alpine",
+                                "ports": [{"name": "http", "containerPort": 8080}],
+                                "securityContext": RESTRICTED,
+                                "resources": {"limits": {"cpu": "200m", "memory": "128Mi"}},
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    },
+                },
+            },
+        },
+        _preload_content=False,
+    )
+    api.create_namespaced_service(
+        NAMESPACE,
+        {
+            "metadata": {"name": "api", "labels": {"app": "api"}},
+            "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+        },
+        _preload_content=False,
+    )
+    api.create_namespaced_pod(
+        NAMESPACE,
+        {
+            "metadata": {"name": "test-np", "labels": {"run": "test-np"}},
+            "spec": {
+                "securityContext": {**pod_sc, "runAsUser": 65534},
+                "containers": [
+                    {
+                        "name": "client",
+                        "image": "busybox:1.36",
+                        "command": ["sleep", "86400"],
+                        "securityContext": RESTRICTED,
+                        "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+                    }
+                ],
+            },
+        },
+        _preload_content=False,
+    )
+    net = kubernetes.client.NetworkingV1Api(client)
+    if "deny" in policies:
+        net.create_namespaced_network_policy(
+            NAMESPACE,
+            {
+                "metadata": {"name": "api-deny"},
+                "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "ingress": []},
+            },
+            _preload_content=False,
+        )
+    if "allow" in policies:
+        net.create_namespaced_network_policy(
+            NAMESPACE,
+            {
+                "metadata": {"name": "api-allow"},
+                "spec": {
+                    "podSelector": {"matchLabels": {"app": "api"}},
+                    "ingress": [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "api"}}}]}],
+                },
+            },
+            _preload_content=False,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        pods = {p["metadata"]["name"]: p for p in list_pods(kube_double)}
+        api_pods = [p for name, p in pods.items() if name.startswith("api-")]
+        ready = [p for p in [*api_pods, pods.get("test-np")] if p and _ready(p)]
+        if len(ready) == 2:
+            return {
+                "api_pod": api_pods[0]["metadata"]["name"],
+                "api_ip": api_pods[0]["status"]["podIP"],
+                "client_ip": pods["test-np"]["status"]["podIP"],
+            }
+        assert time.monotonic() < deadline, f"workload not ready: {pods}"
+        time.sleep(0.1)
+
+
+def _ready(pod: dict) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return bool(statuses) and all(s.get("ready") for s in statuses)
+
+
+def list_pods(kube_double: Any, namespace: str = NAMESPACE, selector: str | None = None) -> list[dict]:
+    kwargs = {"label_selector": selector} if selector else {}
+    return _json(core(kube_double).list_namespaced_pod(namespace, _preload_content=False, **kwargs))["items"]
+
+
+def probe_pods(kube_double: Any) -> list[str]:
+    """Every probe pod in any namespace (the label the module puts on them)."""
+    items = _json(core(kube_double).list_pod_for_all_namespaces(label_selector=PROBE_SELECTOR, _preload_content=False))
+    return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in items["items"]]
+
+
+def all_pod_names(kube_double: Any) -> list[str]:
+    items = _json(core(kube_double).list_pod_for_all_namespaces(_preload_content=False))["items"]
+    return sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in items)
+
+
+def writes(kube_double: Any) -> list[dict]:
+    """Requests that would change something (no GET/LIST), excluding the test's own /_fake calls."""
+    return [
+        r
+        for r in kube_double.requests()
+        if r["method"] in ("POST", "PUT", "PATCH", "DELETE") and not r["path"].startswith("/_fake")
+    ]

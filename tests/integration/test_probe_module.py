@@ -1,0 +1,327 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""probe_connectivity through ansible-playbook against the Kubernetes double: classification, cleanup,
+bad inputs, check mode, matrices compared with the NetworkPolicy engine's prediction."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.probe import cluster
+
+PROBE = Path(__file__).resolve().parent / "probe" / "probe.yml"
+TASK = "Probe"
+
+
+@pytest.fixture
+def probe(kube_double, ansible_playbook):
+    """probe(**args) -> (task result, run); runs probe.yml once with these module arguments."""
+
+    def run(check: bool = False, task_timeout: int | None = None, **args):
+        extra = {"probe": {"namespace": cluster.NAMESPACE, **args}}
+        if task_timeout:
+            extra["task_timeout"] = task_timeout
+        playbook = ansible_playbook(PROBE, env=kube_double.env, extra_vars=extra, check=check)
+        return playbook.result(TASK), playbook
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# classification: none of the failure modes is "blocked"
+# ---------------------------------------------------------------------------------------------
+
+
+def test_unknown_service_is_a_dns_error(kube_double, probe):
+    cluster.seed(kube_double)
+    result, run = probe(**{"from": {"pod": "test-np"}, "to": "no-such-service"})
+    assert run.rc == 0, run.output
+    assert result["result"] == "dns_error"
+    assert "bad address 'no-such-service.netpol-demo.svc'" in result["output"]
+
+
+def test_closed_port_is_refused(kube_double, probe):
+    workload = cluster.seed(kube_double)
+    result, run = probe(**{"from": {"pod": "test-np"}, "to": {"pod": workload["api_pod"]}, "port": 9999})
+    assert run.rc == 0, run.output
+    assert result["result"] == "refused"
+    assert "Connection refused" in result["output"]
+
+
+def test_tcp_probe_to_a_pod_ip(kube_double, probe):
+    workload = cluster.seed(kube_double)
+    result, run = probe(
+        **{"from": {"pod": "test-np"}, "to": {"ip": workload["api_ip"]}, "port": 8080, "protocol": "tcp"}
+    )
+    assert run.rc == 0, run.output
+    assert result["result"] == "allowed"
+    assert result["results"][0]["host"] == workload["api_ip"]
+
+
+def test_unpullable_probe_image_is_a_probe_error_and_fails(kube_double, probe):
+    cluster.seed(kube_double)
+    result, run = probe(
+        **{"from": {"labels": {"app": "api"}}, "to": "api", "probe_image": "registry.invalid/no-such-image:1.0"}
+    )
+    assert run.rc != 0
+    assert result["result"] == "probe_error"
+    assert "ImagePullBackOff" in result["output"] or "ErrImagePull" in result["output"]
+    assert "never counted as blocked" in result["msg"]
+    assert len(result["probe_pods"]) == 1
+    assert cluster.probe_pods(kube_double) == []
+
+
+def test_failing_exec_is_a_probe_error_and_fails(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny",))
+    kube_double.config(exec_failure=1)
+    result, run = probe(**{"from": {"pod": "test-np"}, "to": "api", "expect": "blocked"})
+    assert run.rc != 0
+    assert result["result"] == "probe_error"
+    assert result["result"] != "blocked"
+    assert "never counted as blocked" in result["msg"]
+
+
+def test_failing_exec_is_retried(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny",))
+    kube_double.config(exec_failure=1)
+    result, run = probe(**{"from": {"pod": "test-np"}, "to": "api", "expect": "blocked", "retries": 2, "delay": 0})
+    assert run.rc == 0, run.output
+    assert result["results"][0]["history"] == ["probe_error", "blocked"]
+
+
+# ---------------------------------------------------------------------------------------------
+# ephemeral probe pods: always deleted
+# ---------------------------------------------------------------------------------------------
+
+
+def test_probe_pod_deleted_after_success(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny", "allow"))
+    before = cluster.all_pod_names(kube_double)
+    result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
+    assert run.rc == 0, run.output
+    assert result["result"] == "allowed"
+    assert result["changed"] is False
+    (created,) = result["probe_pods"]
+    assert created.startswith("netpol-demo/netpol-probe-")
+    assert cluster.all_pod_names(kube_double) == before
+    assert cluster.probe_pods(kube_double) == []
+
+
+def test_probe_pod_deleted_after_a_blocked_probe_and_a_failed_expectation(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny",))
+    before = cluster.all_pod_names(kube_double)
+    result, run = probe(**{"from": {"labels": {"app": "web"}}, "to": "api", "expect": "allowed"})
+    assert run.rc != 0
+    assert result["result"] == "blocked"
+    assert "Expected allowed, observed blocked" in result["msg"]
+    assert "wget: download timed out" in result["output"]
+    assert cluster.all_pod_names(kube_double) == before
+
+
+def test_probe_pod_deleted_after_the_task_times_out(kube_double, probe):
+    """Ansible gives up on the task; the module still finishes its probe and deletes its pod."""
+    cluster.seed(kube_double, policies=("deny",))
+    before = cluster.all_pod_names(kube_double)
+    result, run = probe(task_timeout=2, **{"from": {"labels": {"app": "web"}}, "to": "api", "timeout": 6})
+    assert run.rc != 0
+    assert "Timed out" in result["msg"]
+    deadline = time.monotonic() + 60
+    while cluster.probe_pods(kube_double) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert cluster.probe_pods(kube_double) == []
+    assert cluster.all_pod_names(kube_double) == before
+
+
+def test_probe_pod_is_restricted_and_labelled(kube_double, probe):
+    """The namespace enforces PSA restricted: the probe pod is admitted, so its security context complies."""
+    cluster.seed(kube_double)
+    writes_before = len(cluster.writes(kube_double))
+    _result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "api"})
+    assert run.rc == 0, run.output
+    created = [
+        r
+        for r in cluster.writes(kube_double)[writes_before:]
+        if r["method"] == "POST" and r["path"] == "/api/v1/namespaces/netpol-demo/pods"
+    ]
+    assert [r["status"] for r in created] == [201]
+
+
+# ---------------------------------------------------------------------------------------------
+# bad inputs: a clear error, nothing created
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {"namespace": "no-such-namespace", "from": {"labels": {"app": "api"}}, "to": "api"},
+            "namespace 'no-such-namespace' does not exist",
+        ),
+        ({"from": {"pod": "no-such-pod"}, "to": "api"}, "source pod netpol-demo/no-such-pod does not exist"),
+        (
+            {"from": {"labels": {"app": "api"}}, "to": {"pod": "no-such-pod"}},
+            "target pod netpol-demo/no-such-pod does not exist",
+        ),
+        ({"from": {"labels": {"app": "api"}}, "to": "api", "port": 0}, "port must be between 1 and 65535, got 0"),
+        (
+            {"from": {"labels": {"app": "api"}}, "to": "api", "port": 70000},
+            "port must be between 1 and 65535, got 70000",
+        ),
+        ({"from": {"labels": {"app": "api"}}, "to": "api", "protocol": "udp"}, "protocol must be one of: http, tcp"),
+        ({"sources": [], "targets": ["api"]}, "sources is empty"),
+        ({"sources": [{"labels": {"app": "api"}}], "targets": []}, "targets is empty"),
+        ({"from": {"labels": {"app": "api"}, "pod": "test-np"}, "to": "api"}, "exactly one of pod"),
+    ],
+    ids=[
+        "unknown-namespace",
+        "unknown-source-pod",
+        "unknown-target-pod",
+        "port-0",
+        "port-70000",
+        "protocol",
+        "no-sources",
+        "no-targets",
+        "pod-and-labels",
+    ],
+)
+def test_bad_input_fails_before_anything_is_created(kube_double, probe, args, message):
+    cluster.seed(kube_double)
+    writes_before = len(cluster.writes(kube_double))
+    result, run = probe(**args)
+    assert run.rc != 0
+    assert message in result["msg"]
+    assert cluster.writes(kube_double)[writes_before:] == []
+    assert cluster.probe_pods(kube_double) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# check mode
+# ---------------------------------------------------------------------------------------------
+
+
+def test_check_mode_reports_the_probe_pod_it_would_create(kube_double, probe):
+    cluster.seed(kube_double)
+    writes_before = len(cluster.writes(kube_double))
+    result, run = probe(check=True, **{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
+    assert run.rc == 0, run.output
+    assert result["changed"] is False
+    assert result["result"] is None
+    assert result["verdict"] == "check_mode"
+    (pod,) = result["would_create"]
+    assert pod["metadata"]["labels"]["app"] == "api"
+    assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert cluster.writes(kube_double)[writes_before:] == []
+
+
+def test_check_mode_still_probes_from_existing_pods(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny",))
+    result, run = probe(check=True, **{"from": {"pod": "test-np"}, "to": "api", "expect": "blocked"})
+    assert run.rc == 0, run.output
+    assert result["result"] == "blocked"
+
+
+# ---------------------------------------------------------------------------------------------
+# matrices and prediction
+# ---------------------------------------------------------------------------------------------
+
+MATRIX = {
+    "sources": [{"pod": "test-np"}, {"labels": {"app": "api"}}, {"labels": {"app": "api"}, "namespace": "default"}],
+    "targets": ["api", {"service": "api", "namespace": "netpol-demo"}],
+    "port": 80,
+    "expect": "predicted",
+}
+
+
+def test_matrix_matches_the_prediction_on_an_enforcing_cluster(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny", "allow"))
+    matrix = {**MATRIX, "targets": ["api"]}
+    result, run = probe(**matrix)
+    assert run.rc == 0, run.output
+    assert result["verdict"] == "match", result["verdict_msg"]
+    assert result["differences"] == []
+    observed = result["truth_table"]
+    assert observed == {
+        "netpol-demo/test-np": {"netpol-demo/api:80": "blocked"},
+        "netpol-demo/[app=api]": {"netpol-demo/api:80": "allowed"},
+        "default/[app=api]": {"netpol-demo/api:80": "allowed"},
+    }
+    assert result["expected_table"] == observed
+    assert result["truth_table_text"][0].split() == ["-", "netpol-demo/api:80"]
+    assert len(result["probe_pods"]) == 2
+    assert cluster.probe_pods(kube_double) == []
+    for cell in result["results"]:
+        assert cell["attempts"] == 1
+        assert cell["stable_after"] is not None
+
+
+def test_matrix_names_a_cluster_that_does_not_enforce(kube_double, probe):
+    cluster.seed(kube_double, policies=("deny", "allow"))
+    kube_double.config(enforcement="none")
+    result, run = probe(**{**MATRIX, "targets": ["api"]})
+    assert run.rc != 0
+    assert result["verdict"] == "not_enforcing"
+    assert "does not appear to enforce NetworkPolicy" in result["msg"]
+    assert [d["from"] for d in result["differences"]] == ["netpol-demo/test-np"]
+    assert cluster.probe_pods(kube_double) == []
+
+
+def test_matrix_waits_for_enforcement_and_reports_when_it_stabilised(kube_double, probe):
+    cluster.seed(kube_double)
+    # The CNI applies the policy 10 s after it is created: the first probes still get through.
+    kube_double.config(enforcement_delay_seconds=10)
+    from kubernetes import client as k8s
+
+    k8s.NetworkingV1Api(kube_double.client()).create_namespaced_network_policy(
+        cluster.NAMESPACE,
+        {"metadata": {"name": "api-deny"}, "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "ingress": []}},
+        _preload_content=False,
+    )
+    result, run = probe(
+        sources=[{"pod": "test-np"}], targets=["api"], expect="predicted", retries=10, delay=0.5, timeout=1
+    )
+    assert run.rc == 0, run.output
+    (cell,) = result["results"]
+    assert cell["result"] == "blocked"
+    assert cell["history"][-1] == "blocked"
+    assert cell["attempts"] == len(cell["history"])
+    if cell["history"][0] == "allowed":  # always, unless ansible-playbook took 10 s to start
+        assert cell["stable_after"] > 0
+        assert cell["attempts"] > 1
+
+
+def test_expected_table_from_reachability_info(kube_double, ansible_playbook, tmp_path):
+    workload = cluster.seed(kube_double, policies=("deny", "allow"))
+    playbook = tmp_path / "reach.yml"
+    playbook.write_text(
+        """---
+- name: Predict, then probe against the prediction
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Predict
+      netpol.aks.reachability_info:
+        namespace: [netpol-demo]
+      register: reach
+
+    - name: Probe against the prediction
+      netpol.aks.probe_connectivity:
+        namespace: netpol-demo
+        sources: [{pod: test-np}]
+        targets: [{pod: "API_POD"}]
+        port: 8080
+        protocol: tcp
+        expect: "{{ reach.results }}"
+      register: probed
+""".replace("API_POD", workload["api_pod"])
+    )
+    run = ansible_playbook(playbook, env=kube_double.env)
+    assert run.rc == 0, run.output
+    result = run.result("Probe against the prediction")
+    (cell,) = result["results"]
+    assert (cell["expected"], cell["result"], cell["match"]) == ("blocked", "blocked", True)
+    assert result["verdict"] == "match"

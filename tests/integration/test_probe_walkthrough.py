@@ -1,0 +1,128 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The walkthrough's steps 5-9 through ansible-playbook and the real kubernetes.core modules, on the double."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kubernetes
+
+from tests.integration.probe import cluster
+
+HERE = Path(__file__).resolve().parent
+STEPS = HERE / "probe" / "steps.yml"
+FAST = {"netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
+
+PROBES = {
+    "baseline": "Baseline - wget http://api from test-np (expect allowed)",
+    "deny": "Deny - wget http://api from test-np (expect blocked)",
+    "allow": "Allow - wget http://api from test-np (expect blocked)",
+    "label": "Label - wget http://api from test-np (expect allowed)",
+}
+
+
+def _changed(run) -> int:
+    return json.loads(run.stdout)["stats"]["localhost"]["changed"]
+
+
+def _client_labels(kube_double) -> dict:
+    pod = cluster.core(kube_double).read_namespaced_pod("test-np", cluster.NAMESPACE, _preload_content=False)
+    return json.loads(pod.data)["metadata"].get("labels") or {}
+
+
+def _policies(kube_double) -> list[str]:
+    net = kubernetes.client.NetworkingV1Api(kube_double.client())
+    data = json.loads(net.list_namespaced_network_policy(cluster.NAMESPACE, _preload_content=False).data)
+    return sorted(p["metadata"]["name"] for p in data["items"])
+
+
+def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_playbook):
+    def step(tag: str):
+        run = ansible_playbook(STEPS, env=kube_double.env, tags=tag, extra_vars=FAST)
+        assert run.rc == 0, run.output
+        return run
+
+    # Step 5: the workload, then again: no change.
+    first = step("workload")
+    assert _changed(first) > 0
+    assert _changed(step("workload")) == 0
+    namespace = json.loads(cluster.core(kube_double).read_namespace(cluster.NAMESPACE, _preload_content=False).data)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert _client_labels(kube_double) == {"run": "test-np"}
+
+    expected = {"baseline": "allowed", "deny": "blocked", "allow": "blocked", "label": "allowed"}
+    for tag, result in expected.items():
+        run = step(tag)
+        probe = run.result(PROBES[tag])
+        assert probe["result"] == result, run.output
+        assert probe["changed"] is False
+        assert probe["summary"] == [
+            f"netpol-demo/test-np -> service netpol-demo/api:80 (http): expected {result}, observed {result}"
+            f" in {probe['elapsed']:.1f}s"
+        ]
+        again = step(tag)
+        assert _changed(again) == 0, f"second run of {tag} changed something:\n{again.output}"
+        assert again.result(PROBES[tag])["result"] == result
+    assert _policies(kube_double) == ["api-allow", "api-deny"]
+    assert _client_labels(kube_double) == {"run": "test-np", "app": "api"}
+
+    # --tags deny after the label step: it undoes the label and the allow policy first.
+    run = step("deny")
+    assert run.result(PROBES["deny"])["result"] == "blocked"
+    assert _policies(kube_double) == ["api-deny"]
+    assert _client_labels(kube_double) == {"run": "test-np"}
+
+    # --tags baseline removes both policies.
+    run = step("baseline")
+    assert run.result(PROBES["baseline"])["result"] == "allowed"
+    assert _policies(kube_double) == []
+    assert cluster.probe_pods(kube_double) == []
+
+
+def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_double, ansible_playbook):
+    cluster.seed(kube_double)
+    kube_double.config(enforcement="none")
+    run = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST)
+    assert run.rc != 0
+    failure = run.result("Deny - explain the failure")
+    message = failure["msg"]
+    assert "does not enforce NetworkPolicy" in message
+    assert "--network-policy azure|calico|cilium" in message
+    assert "kind v0.24.0" in message
+    assert "Calico" in message
+    probe = run.result(PROBES["deny"])
+    assert probe["result"] == "allowed"
+    assert probe["failed"] is True
+    # the one-line summary is printed before the explanation
+    shown = run.result("Deny - show the failed probe")
+    assert "expected blocked, observed allowed" in shown["msg"]
+
+
+def test_policies_role_refuses_an_invalid_policy_before_applying_anything(kube_double, ansible_playbook, tmp_path):
+    cluster.seed(kube_double)
+    playbook = tmp_path / "policies.yml"
+    playbook.write_text(
+        """---
+- name: Policies with a bad extra policy
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: netpol.aks.policies
+      vars:
+        policies_extra:
+          - metadata:
+              name: broken
+            spec:
+              podSelector: {}
+              policyTypes: [Ingres]
+"""
+    )
+    run = ansible_playbook(playbook, env=kube_double.env)
+    assert run.rc != 0
+    failure = run.result("netpol.aks.policies : Validate the policies to be applied with the NetworkPolicy engine")
+    assert "netpol-demo/broken" in failure["msg"]
+    assert "policyTypes" in failure["msg"]
+    assert _policies(kube_double) == []
