@@ -62,8 +62,10 @@ options:
     default: 10
   propagate:
     description:
-      - After the feature changed and reached its final state, re-register the resource provider O(namespace) so
-        that the change propagates (C(az provider register -n <namespace>)).
+      - When the feature reaches its final state during this run (after this run's request, or after waiting for
+        one sent earlier, for example with O(wait=false)), re-register the resource provider O(namespace) so that
+        the change propagates (C(az provider register -n <namespace>)). That request counts as a change.
+      - A feature that was already V(Registered) (or V(Unregistered)) is left alone, provider included.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -310,7 +312,32 @@ def _state_of(result: Any) -> str:
     return str(getattr(props, "state", None) or "NotSpecified")
 
 
+def needs_propagation(action: str | None, before: str, final: str, desired: str) -> bool:
+    """Re-register the provider when the feature reached its target in this run (by our request or not)."""
+    reached = final in (REGISTERED_STATES if desired == "registered" else UNREGISTERED_STATES)
+    return reached and (action is not None or before != final)
+
+
+def wait_for_feature(module: AzureModule, client: Any, namespace: str, feature: str, desired: str) -> Any:
+    """Poll the feature until it settles; AzureModuleError naming the last state on timeout."""
+    params = module.params
+
+    def read() -> Any:
+        with azure_call(f"read feature {namespace}/{feature}"):
+            return client.features.get(namespace, feature)
+
+    return wait_until(
+        read,
+        lambda r: is_settled(_state_of(r), desired),
+        timeout=params["timeout"],
+        interval=params["poll_interval"],
+        backoff=POLL_BACKOFF,
+        max_interval=max(MAX_POLL_INTERVAL, params["poll_interval"]),
+    )
+
+
 def run(module: AzureModule) -> dict[str, Any]:
+    """describe -> ensure (request, wait, propagate) -> result; check mode predicts instead."""
     params = module.params
     namespace, feature = parse_feature(params["name"], params["namespace"], params["feature"])
     full_name = f"{namespace}/{feature}"
@@ -323,70 +350,50 @@ def run(module: AzureModule) -> dict[str, Any]:
 
     client = module.client(FeatureClient)
     with azure_call(f"read feature {full_name}"):
-        current = client.features.get(namespace, feature)
-    fallback_id = f"/subscriptions/{module.subscription_id}/providers/Microsoft.Features/providers/{full_name.replace('/', '/features/')}"
-    before = _state_of(current)
+        latest = client.features.get(namespace, feature)
+    fallback_id = (
+        f"/subscriptions/{module.subscription_id}/providers/Microsoft.Features/providers/{namespace}/features/{feature}"
+    )
+    before = _state_of(latest)
     action, predicted = plan(before, desired, wait)
-    result: dict[str, Any] = {
-        "changed": action is not None,
-        "name": full_name,
-        "polls": 0,
-        "elapsed": 0.0,
-        "propagated": False,
-    }
+    result: dict[str, Any] = {"changed": action is not None, "name": full_name, "polls": 0, "elapsed": 0.0}
+    propagate = False
 
     if module.check_mode:
         state = predicted
-        latest = current
-        result["propagated"] = bool(action and params["propagate"] and wait)
+        propagate = params["propagate"] and needs_propagation(action, before, state, desired)
     else:
-        latest, state = current, before
+        state = before
         if action is not None:
             with azure_call(f"{action} feature {full_name}"):
                 latest = getattr(client.features, action)(namespace, feature)
             state = _state_of(latest)
         if wait and not is_settled(state, desired):
-
-            def read() -> Any:
-                with azure_call(f"read feature {full_name}"):
-                    return client.features.get(namespace, feature)
-
-            waited = wait_until(
-                read,
-                lambda r: is_settled(_state_of(r), desired),
-                timeout=params["timeout"],
-                interval=params["poll_interval"],
-                backoff=POLL_BACKOFF,
-                max_interval=max(MAX_POLL_INTERVAL, params["poll_interval"]),
-            )
+            waited = wait_for_feature(module, client, namespace, feature, desired)
             latest, state = waited.value, _state_of(waited.value)
             result.update(polls=waited.polls, elapsed=waited.elapsed)
             if waited.timed_out:
-                raise AzureModuleError(
-                    timeout_message(full_name, desired, state, waited.elapsed, waited.polls),
-                    code="Timeout",
-                    **result,
-                    state=state,
-                )
+                message = timeout_message(full_name, desired, state, waited.elapsed, waited.polls)
+                raise AzureModuleError(message, code="Timeout", **result, state=state)
         if state == "Pending" and desired == "registered":
             if wait:
                 raise AzureModuleError(
                     approval_message(full_name), code="FeaturePendingApproval", **result, state=state
                 )
             module.warn(approval_message(full_name))
-        reached = state in (REGISTERED_STATES if desired == "registered" else UNREGISTERED_STATES)
-        if action is not None and params["propagate"]:
-            if reached:
-                with azure_call(f"re-register resource provider {namespace} to propagate feature {full_name}"):
-                    module.client(ResourceManagementClient).providers.register(namespace)
-                result["propagated"] = True
-            elif state != "Pending":
-                module.warn(
-                    f"Feature {full_name} is {state}; resource provider {namespace} was not re-registered. Once the "
-                    f"feature is {'Registered' if desired == 'registered' else 'Unregistered'}, run "
-                    f"netpol.aks.provider_registration for {namespace} to propagate the change."
-                )
+        elif params["propagate"] and action is not None and not needs_propagation(action, before, state, desired):
+            target = "Registered" if desired == "registered" else "Unregistered"
+            module.warn(
+                f"Feature {full_name} is {state}; resource provider {namespace} was not re-registered. Once the "
+                f"feature is {target}, run netpol.aks.provider_registration for {namespace} to propagate the change."
+            )
+        propagate = params["propagate"] and needs_propagation(action, before, state, desired)
+        if propagate:
+            with azure_call(f"re-register resource provider {namespace} to propagate feature {full_name}"):
+                module.client(ResourceManagementClient).providers.register(namespace)
 
+    result["changed"] = result["changed"] or propagate
+    result["propagated"] = propagate
     result["state"] = state
     result["feature"] = feature_dict(latest, fallback_id, full_name, state)
     result["id"] = result["feature"]["id"]

@@ -60,18 +60,32 @@ def test_check_apply_check_apply(ansible_playbook, azure_double, tmp_path):
     assert [r["method"] for r in azure_double.arm_requests() if r["seq"] > seq] == ["GET", "GET"]
 
 
-def test_namespace_and_feature_options_and_no_wait(ansible_playbook, azure_double, tmp_path):
-    tasks = [task("Register", namespace="Microsoft.ContainerService", feature="AKS-GitOps", wait=False)]
+def test_namespace_and_feature_options_no_wait_then_wait(ansible_playbook, azure_double, tmp_path):
+    args = {"namespace": "Microsoft.ContainerService", "feature": "EnableNetworkPolicy"}  # Registering for 3 reads
+    tasks = [
+        task("Register without waiting", **args, wait=False),
+        task("Wait for it", **args),
+        task("Again", **args),
+    ]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     assert run.rc == 0, run.output
-    result = run.result("Register")
-    assert (result["changed"], result["state"], result["polls"], result["propagated"]) == (
+    no_wait = run.result("Register without waiting")
+    assert (no_wait["changed"], no_wait["state"], no_wait["polls"], no_wait["propagated"]) == (
         True,
         "Registering",
         0,
         False,
     )
-    assert any("was not re-registered" in w for w in result.get("warnings", []))
+    assert any("was not re-registered" in w for w in no_wait.get("warnings", []))
+    # the next run finds it Registering, waits, and propagates what the first run could not
+    waited = run.result("Wait for it")
+    assert (waited["changed"], waited["state"], waited["propagated"]) == (True, "Registered", True)
+    again = run.result("Again")
+    assert (again["changed"], again["propagated"]) == (False, False)
+    assert [r["path"].rsplit("/", 2)[-2:] for r in posts(azure_double)] == [
+        ["EnableNetworkPolicy", "register"],
+        ["Microsoft.ContainerService", "register"],
+    ]
 
 
 def test_unregister(ansible_playbook, azure_double, tmp_path):

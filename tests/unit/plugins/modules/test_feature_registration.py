@@ -110,6 +110,23 @@ def test_is_settled(state, desired, settled):
     assert fr.is_settled(state, desired) is settled
 
 
+@pytest.mark.parametrize(
+    ("action", "before", "final", "desired", "expected"),
+    [
+        ("register", "NotRegistered", "Registered", "registered", True),
+        ("register", "NotRegistered", "Registering", "registered", False),
+        ("register", "NotRegistered", "Pending", "registered", False),
+        (None, "Registering", "Registered", "registered", True),
+        (None, "Registered", "Registered", "registered", False),
+        ("unregister", "Registered", "Unregistered", "unregistered", True),
+        (None, "Unregistering", "Unregistered", "unregistered", True),
+        (None, "NotRegistered", "NotRegistered", "unregistered", False),
+    ],
+)
+def test_needs_propagation(action, before, final, desired, expected):
+    assert fr.needs_propagation(action, before, final, desired) is expected
+
+
 def test_approval_message_names_who_grants_it():
     msg = fr.approval_message("Microsoft.ContainerService/AKSApprovalGatedPreview")
     assert msg.startswith("Feature Microsoft.ContainerService/AKSApprovalGatedPreview is Pending")
@@ -209,6 +226,21 @@ def test_timeout_fails_naming_the_last_state():
     with pytest.raises(AzureModuleError, match="last state read was Registering") as info:
         fr.run(module)
     assert info.value.details["polls"] == 1
+    providers.register.assert_not_called()
+
+
+def test_a_registration_started_earlier_is_waited_for_and_propagated():
+    module, features, providers = fake_module(["Registering", "Registering", "Registered"])
+    result = fr.run(module)
+    assert (result["changed"], result["state"], result["propagated"], result["polls"]) == (True, "Registered", True, 2)
+    features.register.assert_not_called()
+    providers.register.assert_called_once_with(NS)
+
+
+def test_check_mode_predicts_the_propagation_of_a_registering_feature():
+    module, _, providers = fake_module(["Registering"], check_mode=True)
+    result = fr.run(module)
+    assert (result["changed"], result["state"], result["propagated"]) == (True, "Registered", True)
     providers.register.assert_not_called()
 
 
