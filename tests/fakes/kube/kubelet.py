@@ -156,7 +156,8 @@ class Controllers:
             cs = self.container_status(pod, c, rt, age)
             statuses.append(cs)
             all_ready = all_ready and cs["ready"]
-            any_running = any_running or "running" in cs["state"]
+            # A container that ran once (CrashLoopBackOff) keeps the pod Running, as the kubelet reports it.
+            any_running = any_running or "running" in cs["state"] or "terminated" in cs.get("lastState", {})
         ready_since = rt.stamp("ready") if all_ready else rt.stamp("not-ready")
         if not all_ready:
             rt.times.pop("ready", None)

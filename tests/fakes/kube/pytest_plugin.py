@@ -74,11 +74,22 @@ class KubeDoubleHandle:
         return self._double.ctx
 
 
-@pytest.fixture
-def kube_double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeDoubleHandle]:
+def _serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeDoubleHandle]:
     state_dir: Path = tmp_path_factory.mktemp("kube-double")
     double = KubeDouble(state_dir).start()
     try:
         yield KubeDoubleHandle(double)
     finally:
         double.stop()
+
+
+@pytest.fixture
+def kube_double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeDoubleHandle]:
+    """A fresh Kubernetes double for one test (its own port, CA, token and state)."""
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def kube_double_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeDoubleHandle]:
+    """One double shared by a test module; call `.reset()` between tests that need a clean cluster."""
+    yield from _serve(tmp_path_factory)

@@ -60,6 +60,7 @@ class Store:
         self._next_pod_ip = int(POD_CIDR.network_address) + 256 + 10  # 10.244.1.10 onwards
         self._service_ips: set[str] = {"10.0.0.1", DNS_SERVICE_IP}
         self._next_service_ip = int(SERVICE_CIDR.network_address) + 11
+        self._node_ports: set[int] = set()
         self.changed = asyncio.Event()
         for name in SYSTEM_NAMESPACES:
             self.create(
@@ -231,12 +232,59 @@ class Store:
                 return [f'would violate PodSecurity "{level}:latest": ' + ", ".join(found)]
         return []
 
+    def _allocate_node_ports(self, obj: dict, old: dict | None) -> None:
+        spec = obj["spec"]
+        ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            for port in ports:
+                port.pop("nodePort", None)
+            return
+        previous = {
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+            for p in ((old or {}).get("spec") or {}).get("ports") or []
+        }
+        mine = set(previous.values())
+        errs = []
+        for i, port in enumerate(ports):
+            wanted = port.get("nodePort")
+            if wanted is None:
+                wanted = previous.get((port.get("port"), port.get("protocol", "TCP")))
+                if wanted is None:
+                    wanted = next(
+                        n for n in range(30000 + len(self._node_ports) % 2768, 32768) if n not in self._node_ports
+                    )
+            elif not 30000 <= wanted <= 32767:
+                errs.append(
+                    FieldError(
+                        f"spec.ports[{i}].nodePort",
+                        "Invalid",
+                        "provided port is not in the valid range. The range of valid ports is 30000-32767",
+                        wanted,
+                        True,
+                    )
+                )
+                continue
+            elif wanted in self._node_ports and wanted not in mine:
+                errs.append(
+                    FieldError(
+                        f"spec.ports[{i}].nodePort", "Invalid", "provided port is already allocated", wanted, True
+                    )
+                )
+                continue
+            port["nodePort"] = wanted
+        if errs:
+            raise errors.invalid("Service", "", obj["metadata"]["name"], errs)
+        self._node_ports |= {p["nodePort"] for p in ports}
+
     def _allocate(self, kind: Kind, obj: dict, old: dict | None) -> None:
         if kind.kind != "Service":
             return
         spec = obj.setdefault("spec", {})
         if spec.get("type") == "ExternalName":
             return
+        self._allocate_node_ports(obj, old)
+        if spec.get("type") == "LoadBalancer" and "status" not in obj:
+            obj["status"] = {"loadBalancer": {}}
         if old is not None:
             old_spec = old.get("spec") or {}
             if not spec.get("clusterIP"):
@@ -583,6 +631,7 @@ class Store:
         self.owners.pop((kind.plural, *key), None)
         if kind.kind == "Service":
             self._service_ips.discard((obj.get("spec") or {}).get("clusterIP"))
+            self._node_ports -= {p.get("nodePort") for p in (obj.get("spec") or {}).get("ports") or []}
             endpoints = self.find("Endpoints", namespace, name)
             if endpoints is not None:
                 self.delete(BY_KIND["Endpoints"], namespace, name)

@@ -622,3 +622,51 @@ def test_config_rejects_unknown_switches(kube_double):
         kube_double.config(enforcement="partial")
     assert info.value.code == 400
     assert kube_double.config()["enforcement"] == "full"
+
+
+def test_node_ports_are_allocated_and_checked(cluster):
+    cluster.namespace()
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "np", "namespace": NS},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}]},
+    }
+    port = cluster.create(svc).body["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= port <= 32767
+    bad = dict(
+        svc,
+        metadata={"name": "np2", "namespace": NS},
+        spec={"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]},
+    )
+    body = cluster.create(bad, expect=422).body
+    assert "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range" in body["message"]
+    taken = dict(
+        svc,
+        metadata={"name": "np3", "namespace": NS},
+        spec={"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]},
+    )
+    assert "provided port is already allocated" in cluster.create(taken, expect=422).body["message"]
+
+
+def test_shell_image_without_a_long_running_command_crash_loops(cluster):
+    cluster.namespace()
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sh", "namespace": NS},
+            "spec": {"containers": [{"name": "c", "image": "alpine:3.22"}]},
+        }
+    )
+
+    def crash_loop():
+        pod = cluster.http("GET", f"/api/v1/namespaces/{NS}/pods/sh").body
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return statuses and statuses[0]["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff" and pod
+
+    pod = cluster.wait(crash_loop, "CrashLoopBackOff")
+    cs = pod["status"]["containerStatuses"][0]
+    assert cs["ready"] is False
+    assert cs["lastState"]["terminated"]["reason"] == "Completed"
+    assert pod["status"]["phase"] == "Running"
