@@ -36,7 +36,7 @@ def kube_double_info(azure_double, tmp_path) -> dict:
     ca_file = tmp_path / "kube-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     info = {"url": "https://127.0.0.1:16443", "ca_file": str(ca_file), "token": TOKEN}
-    azure_double.control("POST", "/_fake/kube", info)
+    azure_double.set_kube(info)
     return info
 
 
