@@ -145,3 +145,25 @@ def test_demo_playbook_network_cluster_credentials(ansible_playbook, azure_doubl
     assert second.rc == 0, second.output
     assert changed_tasks(second) == []
     assert puts_since(azure_double, last) == []
+
+
+def test_kubeconfig_reaches_the_kubernetes_double(ansible_playbook, azure_double, kube_double, tmp_path):
+    """As in the lab: the Azure double hands out kubeconfigs for the Kubernetes double; kubernetes.core uses it."""
+    azure_double.set_kube({"url": kube_double.url, "ca_file": str(kube_double.ca_file), "token": kube_double.token})
+    kubeconfig = tmp_path / "netpol-aks"
+    extra = {"vnet_poll_interval": 0, "aks_poll_interval": 0, "aks_kubeconfig_path": str(kubeconfig)}
+    playbook = steps_playbook(tmp_path)
+    play = yaml.safe_load(playbook.read_text())
+    play[0]["tasks"].append(
+        {
+            "name": "List namespaces with the cluster's kubeconfig",
+            "kubernetes.core.k8s_info": {"kind": "Namespace", "kubeconfig": "{{ netpol_kubeconfig }}"},
+            "tags": ["credentials"],
+        }
+    )
+    playbook.write_text(yaml.safe_dump(play, sort_keys=False))
+    run = ansible_playbook(playbook, env=azure_double.env, extra_vars=extra)
+    assert run.rc == 0, run.output
+    names = [ns["metadata"]["name"] for ns in result(run, "List namespaces with the cluster's kubeconfig")["resources"]]
+    assert "kube-system" in names
+    assert kube_double.token not in run.output
