@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 CLUSTER_DOMAIN = "cluster.local"
 # A SYN that nobody answers: Linux gives up after ~127 s (tcp_syn_retries = 6).
 CONNECT_TIMEOUT = 127.0
+# A DNS query that nobody answers: the resolver gives up after its timeout (resolv.conf default 5 s).
+DNS_TIMEOUT = 5.0
+# Cluster DNS as NetworkPolicies see it: CoreDNS pods in kube-system labelled k8s-app=kube-dns behind
+# the Service IP 10.0.0.10. The double does not list this pod through the API; it only exists for the
+# policy engine, so that a default-deny egress policy breaks name resolution as it does on a cluster.
+DNS_POD = {
+    "namespace": "kube-system",
+    "name": "coredns-netpol-lab",
+    "labels": {"k8s-app": "kube-dns"},
+    "ip": "10.244.0.2",
+    "ports": [
+        {"name": "dns", "port": 53, "protocol": "UDP"},
+        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+        {"name": "metrics", "port": 9153, "protocol": "TCP"},
+    ],
+}
 
 
 @dataclass
@@ -149,6 +165,8 @@ class DataPlane:
                     "ports": ports,
                 }
             )
+        if not any(p["namespace"] == DNS_POD["namespace"] and p["name"] == DNS_POD["name"] for p in pods):
+            pods.append(DNS_POD)
         live = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in store.items("NetworkPolicy")}
         # A policy deleted from the API but still enforced (delay) lives on; namespaces that went away do not.
         known = {n["name"] for n in namespaces}
@@ -160,6 +178,14 @@ class DataPlane:
         engine = netpol.Cluster(namespaces=namespaces, pods=pods, policies=effective, validate=False)
         self._engine_cache = (key, engine)
         return engine
+
+    def dns_allowed(self, source: dict) -> bool:
+        """May `source` send DNS queries (53/UDP) to the cluster's DNS pods?"""
+        if self.ctx.config.get("enforcement") == "none":
+            return True
+        src = f"{source['metadata']['namespace']}/{source['metadata']['name']}"
+        decision = self._engine().evaluate(src, f"{DNS_POD['namespace']}/{DNS_POD['name']}", 53, "UDP")
+        return bool(decision.allowed if decision.allowed is not None else True)
 
     def allowed(self, source: dict, target: dict | str, port: int, protocol: str = "TCP") -> tuple[bool, str]:
         """May `source` (a pod) reach `target` (a pod, or an IP outside the pod network) on port/protocol?"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import re
 import shlex
 from collections.abc import Awaitable
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from tests.fakes.kube import images
 from tests.fakes.kube.dataplane import CONNECT_TIMEOUT
+from tests.fakes.kube.dataplane import DNS_TIMEOUT
 
 if TYPE_CHECKING:
     from tests.fakes.kube.server import Context
@@ -226,11 +228,36 @@ class Shell:
 
     # -- network tools ------------------------------------------------------------------------
 
-    async def _connect(self, tool: str, host: str, port: int, timeout: float | None, out: Output) -> tuple[str, object]:
+    def _is_ip(self, host: str) -> bool:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return True
+
+    async def _connect(
+        self,
+        tool: str,
+        host: str,
+        port: int,
+        timeout: float | None,
+        out: Output,
+        announce: str | None = None,
+        udp: bool = False,
+    ) -> tuple[str, object]:
+        if not self._is_ip(host) and not self.ctx.dataplane.dns_allowed(self.pod):
+            # Egress to the cluster DNS is blocked: the query times out and the name does not resolve.
+            await asyncio.sleep(DNS_TIMEOUT)
+            await out.stderr(f"{tool}: bad address '{host}'\n")
+            return "dns", None
         ip = self.ctx.dataplane.resolve(host, self.namespace)
         if ip is None:
             await out.stderr(f"{tool}: bad address '{host}'\n")
             return "dns", None
+        if announce is not None:
+            await out.stderr(announce.format(ip=ip))
+        if udp:
+            return "ok", None  # UDP has no handshake: nc -u "connects" to anything
         conn = self.ctx.dataplane.connect(self.pod, ip, port, "TCP")
         if conn.outcome == "refused":
             await out.stderr(f"{tool}: can't connect to remote host ({ip}): Connection refused\n")
@@ -337,11 +364,8 @@ class Shell:
             return 1
         host = parts.hostname
         path = parts.path or "/"
-        if not quiet:
-            await out.stderr(
-                f"Connecting to {parts.netloc} ({self.ctx.dataplane.resolve(host, self.namespace) or host}:{port})\n"
-            )
-        outcome, conn = await self._connect("wget", host, port, timeout, out)
+        announce = None if quiet else f"Connecting to {parts.netloc} ({{ip}}:{port})\n"
+        outcome, conn = await self._connect("wget", host, port, timeout, out, announce)
         if outcome != "ok":
             return 1
         if parts.scheme == "https":
@@ -381,6 +405,7 @@ class Shell:
 
     async def cmd_nc(self, args: list[str], out: Output) -> int:
         verbose = False
+        udp = False
         timeout: float | None = None
         rest: list[str] = []
         i = 0
@@ -400,7 +425,9 @@ class Shell:
                             break
                         if flag == "v":
                             verbose = True
-                        elif flag in "nuz":  # -z: connect and close, which is all this emulation does
+                        elif flag == "u":
+                            udp = True
+                        elif flag in "nz":  # -z: connect and close, which is all this emulation does
                             pass
                         else:
                             await out.stderr(f"nc: invalid option -- '{flag}'\n")
@@ -424,7 +451,7 @@ class Shell:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             await out.stderr(f"nc: bad port '{port_text}'\n")
             return 1
-        outcome, _ = await self._connect("nc", host, int(port_text), timeout, out)
+        outcome, _ = await self._connect("nc", host, int(port_text), timeout, out, udp=udp)
         if outcome != "ok":
             return 1
         if verbose:

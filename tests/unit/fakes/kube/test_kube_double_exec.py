@@ -240,3 +240,45 @@ def test_pod_log(walkthrough):
     text = walkthrough.core.read_namespaced_pod_log("api", NS)
     assert '"GET / HTTP/1.1" 200 615' in text
     assert walkthrough.core.read_namespaced_pod_log("test-np", NS) == ""
+
+
+def test_default_deny_egress_breaks_dns_unless_dns_is_allowed(walkthrough):
+    walkthrough.create(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "no-egress", "namespace": NS},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
+        }
+    )
+    svc_ip = walkthrough.core.read_namespaced_service("api", NS).spec.cluster_ip
+    started = time.monotonic()
+    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1), ("http", svc_ip, 80, 1)])
+    assert time.monotonic() - started >= 5.0  # the resolver's timeout
+    assert outcomes[0].result == "dns_error"
+    assert outcomes[0].output == "wget: bad address 'api'"
+    assert outcomes[1].result == "blocked"
+    walkthrough.create(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "dns", "namespace": NS},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                    }
+                ],
+            },
+        }
+    )
+    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    assert outcomes[0].result == "blocked"  # resolves now; the connection itself is still not allowed
