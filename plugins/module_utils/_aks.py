@@ -47,6 +47,7 @@ MAX_NODE_COUNT = 1000
 _CLUSTER_NAME_RE = re.compile(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$")
 _POOL_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _DNS_PREFIX_RE = re.compile(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-a-zA-Z0-9]{0,52}[a-zA-Z0-9]$")
+_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _SUBNET_ID_RE = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
     re.IGNORECASE,
@@ -100,6 +101,13 @@ def preflight(params: dict[str, Any], subnet_prefixes: list[str] | None = None) 
         errors.append(
             f"dns_prefix: {dns_prefix!r} is not valid; use 1-54 letters, digits or '-', "
             "starting and ending with a letter or digit"
+        )
+
+    version = params.get("kubernetes_version")
+    if version is not None and not _VERSION_RE.match(version):
+        errors.append(
+            f"kubernetes_version: {version!r} is not a Kubernetes version; use major.minor or major.minor.patch "
+            "(e.g. 1.34), or omit it to let AKS pick its default"
         )
 
     pool = params.get("node_pool") or {}
@@ -307,7 +315,7 @@ def build_cluster(models: Any, params: dict[str, Any]) -> Any:
         properties=properties,
     )
     if params.get("tags") is not None:
-        cluster.tags = dict(params["tags"])
+        cluster.tags = {k: str(v) for k, v in params["tags"].items()}
     return cluster
 
 
@@ -403,7 +411,7 @@ def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, 
     if params.get("tags") is not None:
         have_tags = current.get("tags") or {}
         want_tags = dict(have_tags) if not params.get("purge_tags") else {}
-        want_tags.update(params["tags"])
+        want_tags.update({k: str(v) for k, v in params["tags"].items()})
         if want_tags != have_tags:
             changes["tags"] = (have_tags, want_tags)
     key = params.get("ssh_public_key")

@@ -312,7 +312,10 @@ def ensure_present(module: AzureModule, current: dict | None) -> tuple[bool, dic
     name, group = params["name"], params["resource_group"]
     if current is None:
         if not params.get("address_prefixes"):
-            raise AzureModuleError(f"address_prefixes: virtual network {name} does not exist; set it to create one")
+            raise AzureModuleError(
+                f"address_prefixes: virtual network {name} does not exist in resource group {group}; "
+                "set address_prefixes (and subnets) to create it"
+            )
         if not params.get("location"):
             rc = module.client(ResourceManagementClient)
             rg = as_rest(get_or_none(lambda: rc.resource_groups.get(group), f"read resource group {group}"))

@@ -145,6 +145,8 @@ def test_docker_bridge_is_a_warning_not_an_error():
         ({"dns_prefix": "bad_prefix"}, None, "dns_prefix", "letters, digits or '-'"),
         ({"docker_bridge_cidr": "172.17.0.1"}, None, "docker_bridge_cidr", "prefix length"),
         ({}, ["10.240.0.0/99"], "node_pool.vnet_subnet_prefix", "CIDR"),
+        ({"kubernetes_version": "latest"}, None, "kubernetes_version", "major.minor"),
+        ({"kubernetes_version": "v1.34"}, None, "kubernetes_version", "omit it"),
     ],
 )
 def test_bad_input_names_the_field_and_the_fix(overrides, subnets, field, fix):
