@@ -57,3 +57,32 @@ def writes(double, since_seq: int = 0) -> list[dict[str, Any]]:
         if r["seq"] > since_seq
         and (r["method"] in ("PUT", "PATCH", "DELETE") or (r["method"] == "POST" and "/list" not in r["path"]))
     ]
+
+
+def sdk_clients(double) -> dict[str, Any]:
+    """The real SDK clients, talking to the double (for tests of the double itself)."""
+    from azure.identity import ClientSecretCredential
+    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.network import NetworkManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    credential = ClientSecretCredential(
+        double.tenant_id,
+        double.client_id,
+        double.client_secret,
+        authority=double.url,
+        disable_instance_discovery=True,
+        connection_verify=double.ca_file,
+    )
+    common = {
+        "base_url": double.url,
+        "credential_scopes": [double.url + "/.default"],
+        "polling_interval": 0,
+        "connection_verify": double.ca_file,
+    }
+    sub = double.subscription_id
+    return {
+        "resources": ResourceManagementClient(credential, sub, **common),
+        "network": NetworkManagementClient(credential, sub, **common),
+        "aks": ContainerServiceClient(credential, sub, **common),
+    }

@@ -9,6 +9,7 @@ import pytest
 from tests.integration._azure_playbooks import changed_flags
 from tests.integration._azure_playbooks import ladder
 from tests.integration._azure_playbooks import ladder_names
+from tests.integration._azure_playbooks import sdk_clients
 from tests.integration._azure_playbooks import write_playbook
 from tests.integration._azure_playbooks import writes
 
@@ -234,38 +235,17 @@ def test_failed_create_reports_the_arm_error_code(ansible_playbook, azure_double
 
 @pytest.fixture
 def sdk(azure_double):
-    from azure.identity import ClientSecretCredential
-    from azure.mgmt.containerservice import ContainerServiceClient
-    from azure.mgmt.network import NetworkManagementClient
     from azure.mgmt.network import models as nm
-    from azure.mgmt.resource.resources import ResourceManagementClient
 
-    credential = ClientSecretCredential(
-        azure_double.tenant_id,
-        azure_double.client_id,
-        azure_double.client_secret,
-        authority=azure_double.url,
-        disable_instance_discovery=True,
-        connection_verify=azure_double.ca_file,
-    )
-    common = {
-        "base_url": azure_double.url,
-        "credential_scopes": [azure_double.url + "/.default"],
-        "polling_interval": 0,
-        "connection_verify": azure_double.ca_file,
-    }
-    sub = azure_double.subscription_id
-    rc = ResourceManagementClient(credential, sub, **common)
-    nc = NetworkManagementClient(credential, sub, **common)
-    cc = ContainerServiceClient(credential, sub, **common)
-    rc.resource_groups.create_or_update(GROUP, {"location": "eastus"})
+    clients = sdk_clients(azure_double)
+    clients["resources"].resource_groups.create_or_update(GROUP, {"location": "eastus"})
     vnet = nm.VirtualNetwork(
         location="eastus",
         address_space=nm.AddressSpace(address_prefixes=["10.0.0.0/8"]),
         subnets=[nm.Subnet(name="myAKSSubnet", address_prefix="10.240.0.0/16")],
     )
-    nc.virtual_networks.begin_create_or_update(GROUP, "myVnet", vnet).result()
-    return cc
+    clients["network"].virtual_networks.begin_create_or_update(GROUP, "myVnet", vnet).result()
+    return clients["aks"]
 
 
 def rest_cluster(subnet: str, **network):
