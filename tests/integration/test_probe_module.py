@@ -254,6 +254,8 @@ def test_matrix_matches_the_prediction_on_an_enforcing_cluster(kube_double, prob
     assert result["truth_table_text"][0].split() == ["-", "netpol-demo/api:80"]
     assert len(result["probe_pods"]) == 2
     assert cluster.probe_pods(kube_double) == []
+    execs = [r for r in kube_double.requests() if r["path"].endswith("/exec")]
+    assert len(execs) == 3, "one exec per source"
     for cell in result["results"]:
         assert cell["attempts"] == 1
         assert cell["stable_after"] is not None
