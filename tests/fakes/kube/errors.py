@@ -148,6 +148,8 @@ def _go_value(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, list):
+        return "[]string{" + ", ".join(_go_value(v) for v in value) + "}"
     return str(value)
 
 

@@ -29,7 +29,6 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_IANA_SVC = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 MSG_SUBDOMAIN = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
@@ -232,12 +231,17 @@ def _protocol(value: Any, field: str, errs: Errors) -> None:
 
 
 def _port_name(value: str, field: str, errs: Errors) -> None:
+    """k8s.io/apimachinery IsValidPortName: every message that applies, in its order."""
     if len(value) > 15:
         errs.add(field, "Invalid", "must be no more than 15 characters", value)
-    elif not _IANA_SVC.match(value) or "--" in value:
+    if not re.fullmatch(r"[-a-z0-9]+", value):
         errs.add(field, "Invalid", "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)", value)
-    elif not re.search(r"[a-z]", value):
+    if not re.search(r"[a-z]", value):
         errs.add(field, "Invalid", "must contain at least one letter (a-z)", value)
+    if "--" in value:
+        errs.add(field, "Invalid", "must not contain consecutive hyphens", value)
+    if value.startswith("-") or value.endswith("-"):
+        errs.add(field, "Invalid", "must not begin or end with a hyphen", value)
 
 
 def pod_spec(spec: Any, field: str, errs: Errors, template: bool = False) -> None:
@@ -412,7 +416,7 @@ def _validate_network_policy(obj: dict, errs: Errors) -> None:
     label_selector(spec.get("podSelector"), "spec.podSelector", errs)
     for i, value in enumerate(spec.get("policyTypes") or []):
         if value not in _NP_TYPES:
-            errs.add(f"spec.policyTypes[{i}]", "Unsupported", 'supported values: "Egress", "Ingress"', value)
+            errs.add(f"spec.policyTypes[{i}]", "Unsupported", 'supported values: "Ingress", "Egress"', value)
     if len(spec.get("policyTypes") or []) > 2:
         errs.add("spec.policyTypes", "Invalid", "may not specify more than two policyTypes", spec["policyTypes"])
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
@@ -420,7 +424,9 @@ def _validate_network_policy(obj: dict, errs: Errors) -> None:
             rpath = f"spec.{direction}[{i}]"
             for j, port in enumerate(rule.get("ports") or []):
                 ppath = f"{rpath}.ports[{j}]"
-                _protocol(port.get("protocol", "TCP"), f"{ppath}.protocol", errs)
+                protocol = port.get("protocol", "TCP")
+                if protocol not in ("TCP", "UDP", "SCTP"):
+                    errs.add(f"{ppath}.protocol", "Unsupported", 'supported values: "TCP", "UDP", "SCTP"', protocol)
                 value = port.get("port")
                 if isinstance(value, int):
                     if not 1 <= value <= 65535:
@@ -429,15 +435,15 @@ def _validate_network_policy(obj: dict, errs: Errors) -> None:
                     _port_name(value, f"{ppath}.port", errs)
                 end = port.get("endPort")
                 if end is not None:
-                    if not isinstance(value, int):
+                    if value is None:
                         errs.add(
-                            f"{ppath}.endPort",
-                            "Required" if value is None else "Invalid",
-                            "" if value is None else "may not be specified when `port` is non-numeric",
-                            end,
+                            f"{ppath}.endPort", "Invalid", "may not be specified when `port` is not specified", end
                         )
+                    elif not isinstance(value, int):
+                        errs.add(f"{ppath}.endPort", "Invalid", "may not be specified when `port` is non-numeric", end)
                     elif end < value:
-                        errs.add(f"{ppath}.endPort", "Invalid", "must be greater than or equal to `port`", end)
+                        # kube-apiserver reports the port's value here, not the endPort's.
+                        errs.add(f"{ppath}.endPort", "Invalid", "must be greater than or equal to `port`", value)
                     elif not 1 <= end <= 65535:
                         errs.add(f"{ppath}.endPort", "Invalid", MSG_PORT, end)
             for j, peer in enumerate(rule.get(peers_key) or []):
@@ -446,7 +452,7 @@ def _validate_network_policy(obj: dict, errs: Errors) -> None:
                 if not present:
                     errs.add(ppath, "Required", "must specify a peer")
                 elif "ipBlock" in present and len(present) > 1:
-                    errs.add(ppath, "Forbidden", "may not specify more than 1 peer", has_value=False)
+                    errs.add(ppath, "Forbidden", "may not specify both ipBlock and another peer", has_value=False)
                 label_selector(peer.get("podSelector"), f"{ppath}.podSelector", errs)
                 label_selector(peer.get("namespaceSelector"), f"{ppath}.namespaceSelector", errs)
                 block = peer.get("ipBlock")

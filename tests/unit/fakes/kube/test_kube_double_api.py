@@ -127,12 +127,12 @@ def test_get_missing_is_404_not_found(cluster):
         (
             {"ingress": [{"ports": [{"protocol": "HTTP", "port": 80}]}]},
             "spec.ingress[0].ports[0].protocol",
-            'spec.ingress[0].ports[0].protocol: Unsupported value: "HTTP": supported values: "SCTP", "TCP", "UDP"',
+            'spec.ingress[0].ports[0].protocol: Unsupported value: "HTTP": supported values: "TCP", "UDP", "SCTP"',
         ),
         (
             {"policyTypes": ["Ingres"]},
             "spec.policyTypes[0]",
-            'spec.policyTypes[0]: Unsupported value: "Ingres": supported values: "Egress", "Ingress"',
+            'spec.policyTypes[0]: Unsupported value: "Ingres": supported values: "Ingress", "Egress"',
         ),
         (
             {"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]},
