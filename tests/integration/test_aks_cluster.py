@@ -304,3 +304,15 @@ def test_double_refuses_network_profile_changes(sdk, azure_double):
     assert cluster["properties"]["kubernetesVersion"]
     assert cluster["properties"]["powerState"] == {"code": "Running"}
     assert cluster["identity"]["principalId"]
+
+
+def test_wait_timeout_fails_naming_the_operation(ansible_playbook, azure_double, tmp_path):
+    azure_double.control("POST", "/_fake/aks", {"operation_polls": 100000})
+    slow = walkthrough(wait_timeout=1, poll_interval=0.2)
+    tasks = [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": slow, "ignore_errors": True}]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    result = run.result("Create")
+    assert result["failed"]
+    assert "Failed to create AKS cluster myAKSCluster: still InProgress after" in result["msg"]
+    assert "timeout 1 s" in result["msg"]
+    assert "Creating" in json.dumps(azure_double.state()["managed_clusters"])  # it goes on in Azure
