@@ -155,6 +155,12 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
             "time": time.time(),
         }
         ctx.requests.append(entry)
+        if request.method in ("POST", "PUT", "PATCH") and request.can_read_body:
+            raw = await request.read()  # cached by aiohttp: the handler reads it again
+            try:
+                entry["body"] = json.loads(raw) if raw else None
+            except ValueError:
+                entry["body"] = raw.decode(errors="replace")[:8000]
     try:
         # /_fake/* is the double's own control API (like the Azure double's: no auth).
         if entry is not None and request.headers.get("Authorization") != f"Bearer {ctx.token}":

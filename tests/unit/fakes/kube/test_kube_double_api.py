@@ -670,3 +670,10 @@ def test_shell_image_without_a_long_running_command_crash_loops(cluster):
     assert cs["ready"] is False
     assert cs["lastState"]["terminated"]["reason"] == "Completed"
     assert pod["status"]["phase"] == "Running"
+
+
+def test_request_log_keeps_write_bodies(cluster, kube_double):
+    cluster.namespace()
+    logged = [r for r in kube_double.requests() if r["method"] == "POST" and r["path"] == "/api/v1/namespaces"]
+    assert logged[0]["body"]["metadata"]["name"] == NS
+    assert logged[0]["status"] == 201
