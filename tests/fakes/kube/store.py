@@ -354,6 +354,9 @@ class Store:
     ) -> tuple[dict, list[str]]:
         obj = self._check_type(kind, body, namespace, None)
         meta = obj["metadata"]
+        if meta.get("resourceVersion") and owners is None:
+            # etcd3 storage refuses it with a plain error, which kube-apiserver answers as an unknown 500.
+            raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
         name = meta.get("name") or ""

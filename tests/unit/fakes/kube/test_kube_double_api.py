@@ -677,3 +677,12 @@ def test_request_log_keeps_write_bodies(cluster, kube_double):
     logged = [r for r in kube_double.requests() if r["method"] == "POST" and r["path"] == "/api/v1/namespaces"]
     assert logged[0]["body"]["metadata"]["name"] == NS
     assert logged[0]["status"] == 201
+
+
+def test_create_with_a_resource_version_is_refused_as_the_storage_refuses_it(cluster):
+    cluster.namespace()
+    doc = _np()
+    doc["metadata"]["resourceVersion"] = "12345"
+    body = cluster.create(doc, expect=500).body
+    assert body["message"] == "resourceVersion should not be set on objects to be created"
+    assert "reason" not in body
