@@ -11,4 +11,4 @@ echo "Nothing is created in Azure and nothing costs money. See README.md for AKS
 trap '"$BIN/python" -m tests.fakes.lab down' EXIT
 # shellcheck disable=SC1091
 source .lab/env
-"$BIN/ansible-playbook" playbooks/demo.yml -e netpol_lab=true "$@"
+"$BIN/ansible-playbook" playbooks/demo.yml "$@"

@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / ".lab"
 ENV_FILE = LAB / "env"
+# The same variables as JSON, for playbooks that load them (molecule's lab scenario).
+ENV_JSON = LAB / "env.json"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -137,9 +139,11 @@ def _write_env(infos: dict[str, dict[str, Any]]) -> None:
     for info in infos.values():
         env.update({k: str(v) for k, v in (info.get("env") or {}).items()})
     env["NETPOL_LAB_AZURE_URL"] = infos["azure"]["url"]
+    env["NETPOL_LAB_DIR"] = str(LAB)
     lines = [f"# {_banner()}", "# Written by `make lab-up` (python -m tests.fakes.lab up); `make lab-down` removes it."]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
     ENV_FILE.write_text("\n".join(lines) + "\n")
+    ENV_JSON.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
 
 
 def up() -> int:
@@ -170,6 +174,7 @@ def up() -> int:
 def down() -> int:
     stopped = [name for name, _ in reversed(_doubles()) if _stop(name)]
     ENV_FILE.unlink(missing_ok=True)
+    ENV_JSON.unlink(missing_ok=True)
     with_contents = LAB.exists() and any(LAB.iterdir())
     if LAB.exists() and not with_contents:
         LAB.rmdir()
