@@ -22,19 +22,14 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+# PROBE_SCRIPT is the wire contract with probe_connectivity: emulated when a command matches it byte for byte.
+from ansible_collections.netpol.aks.plugins.module_utils._probe import PROBE_SCRIPT
 from tests.fakes.kube import images
 from tests.fakes.kube.dataplane import CONNECT_TIMEOUT
 from tests.fakes.kube.dataplane import DNS_TIMEOUT
 
 if TYPE_CHECKING:
     from tests.fakes.kube.server import Context
-
-try:
-    from ansible_collections.netpol.aks.plugins.module_utils._probe import PROBE_ARGV0
-    from ansible_collections.netpol.aks.plugins.module_utils._probe import PROBE_SCRIPT
-except ImportError:  # pragma: no cover - the collection is always importable in the test venv
-    PROBE_SCRIPT = None
-    PROBE_ARGV0 = "netpol-probe"
 
 NGINX_PAGE = """<!DOCTYPE html>
 <html>
@@ -137,7 +132,7 @@ class Shell:
             await out.stderr("sh: -c requires an argument\n")
             return 2
         script, positional = args[1], args[2:]
-        if PROBE_SCRIPT is not None and script == PROBE_SCRIPT:
+        if script == PROBE_SCRIPT:
             return await self.probe(positional[1:], out)
         return await self.script(script, out)
 
