@@ -39,8 +39,7 @@ def status_response(error: ApiError) -> web.Response:
 
 
 def _json(data: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    headers = {}
-    response = web.json_response(data, status=status, headers=headers)
+    response = web.json_response(data, status=status)
     for warning in warnings or []:
         escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
         response.headers.add("Warning", f'299 - "{escaped}"')
@@ -194,7 +193,9 @@ async def resource(request: web.Request) -> web.StreamResponse:
         if method != "GET":
             raise errors.method_not_allowed()
         return await ctx.log_handler(request, target)
-    if target.subresource in ("scale", "finalize"):
+    if target.subresource == "scale":
+        return await _scale(request, ctx, target)
+    if target.subresource == "finalize":
         raise errors.method_not_allowed()
     if request.query.get("watch") in ("true", "1"):
         raise errors.bad_request("watch is not supported by the netpol lab Kubernetes double (poll with GET instead)")
@@ -217,9 +218,7 @@ async def resource(request: web.Request) -> web.StreamResponse:
                 field_validation=_field_validation(request),
             )
             return _json(obj, 201, warnings)
-        if method == "DELETE":
-            raise errors.method_not_allowed()  # deletecollection is not needed by the collection
-        raise errors.method_not_allowed()
+        raise errors.method_not_allowed()  # deletecollection is not served: nothing in the collection needs it
     if method == "GET":
         obj = store.get(kind, target.namespace, target.name)
         return web.json_response(obj)
@@ -285,6 +284,74 @@ async def resource(request: web.Request) -> web.StreamResponse:
             {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
         )
     raise errors.method_not_allowed()
+
+
+def _scale_object(obj: dict) -> dict:
+    meta = obj["metadata"]
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        },
+    }
+
+
+async def _scale(request: web.Request, ctx: Context, target: Target) -> web.Response:
+    """deployments/scale and replicasets/scale (autoscaling/v1 Scale), as kubernetes.core.k8s_scale uses it."""
+    from tests.fakes.kube import patch as patching
+
+    store = ctx.store
+    obj = store.get(target.kind, target.namespace, target.name or "")
+    current = _scale_object(obj)
+    if request.method == "GET":
+        return web.json_response(current)
+    if request.method == "PUT":
+        wanted = await _body(request)
+    elif request.method == "PATCH":
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        patch_type = PATCH_TYPES.get(content_type)
+        if patch_type in (None, "apply"):
+            raise errors.unsupported_media_type(content_type)
+        body = await _body(request)
+        if patch_type == "strategic":
+            wanted = patching.strategic_merge("Scale", current, body)
+        elif patch_type == "merge":
+            wanted = patching.merge_patch(current, body)
+        else:
+            wanted = patching.json_patch(current, body)
+    else:
+        raise errors.method_not_allowed()
+    if not isinstance(wanted, dict):
+        raise errors.bad_request("the object provided is unrecognized (must be of type Scale)")
+    rv = (wanted.get("metadata") or {}).get("resourceVersion")
+    if rv and rv != obj["metadata"]["resourceVersion"]:
+        raise errors.conflict(target.kind.plural, target.kind.group, target.name or "")
+    replicas = (wanted.get("spec") or {}).get("replicas", 0)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid(
+            "Scale",
+            "autoscaling",
+            target.name or "",
+            [errors.FieldError("spec.replicas", "Invalid", "must be greater than or equal to 0", replicas, True)],
+        )
+    updated = dict(obj, spec={**obj["spec"], "replicas": replicas})
+    new, _ = store.update(
+        target.kind,
+        target.namespace,
+        target.name or "",
+        updated,
+        manager=_manager(request),
+        dry_run=_dry_run(request),
+        check_rv=False,
+    )
+    return web.json_response(_scale_object(new))
 
 
 async def apis_group(request: web.Request) -> web.Response:

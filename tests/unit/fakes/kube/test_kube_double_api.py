@@ -686,3 +686,36 @@ def test_create_with_a_resource_version_is_refused_as_the_storage_refuses_it(clu
     body = cluster.create(doc, expect=500).body
     assert body["message"] == "resourceVersion should not be set on objects to be created"
     assert "reason" not in body
+
+
+def test_scale_subresource(cluster):
+    cluster.namespace()
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": NS},
+        "spec": {
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        },
+    }
+    cluster.create(deploy)
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/api/scale"
+    scale = cluster.http("GET", path).body
+    assert scale["kind"] == "Scale"
+    assert scale["apiVersion"] == "autoscaling/v1"
+    assert scale["spec"] == {"replicas": 1}
+    assert scale["status"]["selector"] == "app=api"
+    scaled = cluster.http("PATCH", path, {"spec": {"replicas": 3}}, "application/merge-patch+json").body
+    assert scaled["spec"]["replicas"] == 3
+    assert cluster.apps.read_namespaced_deployment("api", NS).spec.replicas == 3
+    cluster.wait(lambda: len(cluster.core.list_namespaced_pod(NS).items) == 3, "three pods")
+    bad = cluster.http("PATCH", path, {"spec": {"replicas": -1}}, "application/merge-patch+json")
+    assert bad.status == 422
+    assert (
+        bad.body["message"]
+        == 'Scale.autoscaling "api" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0'
+    )
