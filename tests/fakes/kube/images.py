@@ -16,6 +16,7 @@ class Image:
     user: int  # the uid the image runs as (USER in its Dockerfile; 0 = root)
     http_ports: tuple[int, ...]  # ports the image's server listens on without configuration
     tools: frozenset[str]
+    shell: str = "busybox"  # whose `sh` answers: busybox (busybox, alpine, *-alpine) or dash (Debian-based)
 
 
 _SHELL_TOOLS = frozenset({"sh", "wget", "nc", "sed", "sleep", "cat", "hostname", "echo", "true", "false", "ls", "env"})
@@ -36,9 +37,9 @@ def _repository(image: str) -> str:
 
 
 _KNOWN = {
-    "nginx": Image("nginx", 0, (80,), _NGINX_TOOLS),
-    "nginxinc/nginx-unprivileged": Image("nginx", 101, (8080,), _NGINX_TOOLS),
-    "bitnami/nginx": Image("nginx", 1001, (8080,), _NGINX_TOOLS),
+    "nginx": Image("nginx", 0, (80,), _NGINX_TOOLS, "dash"),
+    "nginxinc/nginx-unprivileged": Image("nginx", 101, (8080,), _NGINX_TOOLS, "dash"),
+    "bitnami/nginx": Image("nginx", 1001, (8080,), _NGINX_TOOLS, "dash"),
     "busybox": Image("busybox", 0, (), _SHELL_TOOLS),
     "e2e-test-images/busybox": Image("busybox", 0, (), _SHELL_TOOLS),
     "alpine": Image("alpine", 0, (), _SHELL_TOOLS),
@@ -54,7 +55,12 @@ def lookup(image: str) -> Image | None:
     tail = name.rsplit("/", 1)[-1]
     if ":" in tail and not _TAG.match(tail.split(":", 1)[1]):
         return None
-    return _KNOWN.get(_repository(image))
+    known = _KNOWN.get(_repository(image))
+    tag = tail.split(":", 1)[1] if ":" in tail else ""
+    if known is not None and known.shell == "dash" and "alpine" in tag:
+        # The -alpine variants carry busybox: wget and nc are there, and sh is busybox's.
+        return Image(known.family, known.user, known.http_ports, known.tools | _SHELL_TOOLS, "busybox")
+    return known
 
 
 def image_ref(image: str) -> str:

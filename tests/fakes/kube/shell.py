@@ -93,7 +93,7 @@ class Shell:
         self.pod = pod
         self.container = container
         self.image = images.lookup(container.get("image", ""))
-        self.busybox = self.image is None or self.image.family != "nginx"
+        self.busybox = self.image is None or self.image.shell == "busybox"
 
     @property
     def namespace(self) -> str:
