@@ -19,7 +19,9 @@ class Image:
     shell: str = "busybox"  # whose `sh` answers: busybox (busybox, alpine, *-alpine) or dash (Debian-based)
 
 
-_SHELL_TOOLS = frozenset({"sh", "wget", "nc", "sed", "sleep", "cat", "hostname", "echo", "true", "false", "ls", "env"})
+_SHELL_TOOLS = frozenset(
+    {"sh", "ash", "wget", "nc", "sed", "sleep", "tail", "cat", "hostname", "echo", "true", "false", "ls", "env"}
+)
 _NGINX_TOOLS = frozenset({"sh", "cat", "hostname", "sleep", "echo", "true", "false", "ls", "env", "sed", "nginx"})
 
 

@@ -109,7 +109,7 @@ class Shell:
         if not argv:
             return 0
         name = argv[0].rsplit("/", 1)[-1]
-        if name == "sh" and self._has("sh"):
+        if name in ("sh", "ash") and self._has(name):
             return await self.sh(argv[1:], out)
         if not self._has(name):
             await out.stderr(self.not_found(argv[0]))
