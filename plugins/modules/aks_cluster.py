@@ -314,6 +314,12 @@ def subnet_prefixes(module: AzureModule) -> list[str]:
     group, vnet, subnet = parts[3], parts[7], parts[9]
     client = module.client(NetworkManagementClient)
     found = as_rest(get_or_none(lambda: client.subnets.get(group, vnet, subnet), f"read subnet {subnet_id}"))
+    if found is None and module.check_mode:
+        module.warn(
+            f"node_pool.vnet_subnet_id: subnet {subnet_id} does not exist (yet); the overlap checks against it were "
+            "skipped in check mode (set node_pool.vnet_subnet_prefix to run them without the subnet)"
+        )
+        return []
     if found is None:
         raise AzureModuleError(
             f"node_pool.vnet_subnet_id: subnet {subnet_id} does not exist; create it first (netpol.aks.virtual_network)"

@@ -217,7 +217,27 @@ def write_private(path: str, content: bytes) -> None:
 
 
 def ensure_present(module: AzureModule, path: str) -> dict[str, Any]:
-    content = fetch_kubeconfig(module)
+    try:
+        content = fetch_kubeconfig(module)
+    except AzureModuleError as err:
+        if not (module.check_mode and err.status == 404):
+            raise
+        # check mode before the cluster exists (e.g. the whole demo with --check): the file would be written
+        module.warn(
+            f"AKS cluster {module.params['name']} does not exist (yet); in check mode the kubeconfig is predicted"
+        )
+        existing, mode = read_existing(path)
+        return {
+            "changed": True,
+            "path": path,
+            "context": module.params["context_name"] or module.params["name"],
+            "server": None,
+            "checksum": None,
+            "diff": {
+                "before": {"path": path, "checksum": checksum(existing), "mode": f"{mode:04o}" if mode else None},
+                "after": {"path": path, "checksum": None, "mode": f"{FILE_MODE:04o}"},
+            },
+        }
     if module.params["context_name"]:
         content = rename_context(content, module.params["context_name"])
     context, server = describe_kubeconfig(content)

@@ -60,6 +60,15 @@ def test_steps_network_cluster_credentials_twice(ansible_playbook, azure_double,
     extra = {"vnet_poll_interval": 0, "aks_poll_interval": 0, "aks_kubeconfig_path": str(kubeconfig)}
     playbook = steps_playbook(tmp_path)
 
+    # check mode on an empty subscription: every step predicts its change, nothing is written
+    check = ansible_playbook(
+        playbook, env=azure_double.env, extra_vars=extra, tags="network,cluster,credentials", check=True
+    )
+    assert check.rc == 0, check.output
+    assert len(changed_tasks(check)) == 4
+    assert [r for r in azure_double.arm_requests() if r["method"] in ("PUT", "DELETE", "PATCH")] == []
+    assert not kubeconfig.exists()
+
     first = ansible_playbook(playbook, env=azure_double.env, extra_vars=extra, tags="network,cluster,credentials")
     assert first.rc == 0, first.output
     assert changed_tasks(first) == [
