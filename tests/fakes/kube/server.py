@@ -25,11 +25,11 @@ from aiohttp import web
 from tests.fakes.kube import api
 from tests.fakes.kube import errors
 from tests.fakes.kube.api import CTX_KEY
+from tests.fakes.kube.controllers import Controllers
 from tests.fakes.kube.dataplane import DataPlane
 from tests.fakes.kube.errors import ApiError
 from tests.fakes.kube.exec import exec_handler
 from tests.fakes.kube.exec import log_handler
-from tests.fakes.kube.kubelet import Controllers
 from tests.fakes.kube.store import Store
 
 CONTEXT_NAME = "netpol-lab"
