@@ -156,7 +156,7 @@ attributes:
 notes:
   - Existing node pools other than the system pool named by O(node_pool.name) are left alone.
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 """
 
 EXAMPLES = r"""

@@ -60,7 +60,7 @@ attributes:
   idempotent:
     support: full
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 """
 
 EXAMPLES = r"""
@@ -272,7 +272,7 @@ def ensure_absent(module: AzureModule, path: str) -> dict[str, Any]:
 
 
 def run(module: AzureModule) -> dict[str, Any]:
-    path = os.path.abspath(os.path.expanduser(module.params["dest"]))
+    path = os.path.abspath(module.params["dest"])  # type path: ~ and variables already expanded
     if os.path.isdir(path):
         raise AzureModuleError(f"dest: {path} is a directory; give the path of the kubeconfig file to write")
     if module.params["state"] == "absent":

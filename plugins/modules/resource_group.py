@@ -62,7 +62,7 @@ attributes:
   idempotent:
     support: full
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 """
 
 EXAMPLES = r"""

@@ -88,7 +88,7 @@ attributes:
   idempotent:
     support: full
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 """
 
 EXAMPLES = r"""
