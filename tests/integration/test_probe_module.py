@@ -284,7 +284,7 @@ def test_matrix_waits_for_enforcement_and_reports_when_it_stabilised(kube_double
         _preload_content=False,
     )
     result, run = probe(
-        sources=[{"pod": "test-np"}], targets=["api"], expect="predicted", retries=10, delay=0.5, timeout=1
+        sources=[{"pod": "test-np"}], targets=["api"], expect="predicted", retries=60, delay=0.5, timeout=1
     )
     assert run.rc == 0, run.output
     (cell,) = result["results"]

@@ -69,6 +69,13 @@ def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_pl
     assert _policies(kube_double) == ["api-allow", "api-deny"]
     assert _client_labels(kube_double) == {"run": "test-np", "app": "api"}
 
+    # --check: nothing changes, the probe only reports what it sees (the label step's state: allowed).
+    checked = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST, check=True)
+    assert checked.rc == 0, checked.output
+    assert checked.result(PROBES["deny"])["result"] == "allowed"
+    assert _policies(kube_double) == ["api-allow", "api-deny"]
+    assert _client_labels(kube_double) == {"run": "test-np", "app": "api"}
+
     # --tags deny after the label step: it undoes the label and the allow policy first.
     run = step("deny")
     assert run.result(PROBES["deny"])["result"] == "blocked"
