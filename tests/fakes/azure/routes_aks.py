@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import ipaddress
 import secrets
@@ -71,6 +72,7 @@ IMMUTABLE_NETWORK = (
 IMMUTABLE_POOL = ("vmSize", "vnetSubnetID", "podSubnetID", "osType")
 
 
+@functools.cache
 def _schema() -> dict[str, Any]:
     from azure.mgmt.containerservice import models
 

@@ -10,6 +10,7 @@ Request bodies are checked against the ResourceGroup contract (unknown or snake_
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from tests.fakes.azure._contract import schema
@@ -28,6 +29,7 @@ GROUP = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
 GROUP_SCOPED_BUCKETS = ("virtual_networks", "managed_clusters")
 
 
+@functools.cache
 def _schema() -> dict[str, Any]:
     from azure.mgmt.resource.resources import models
 

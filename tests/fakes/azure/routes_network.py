@@ -13,6 +13,7 @@ InvalidRequestContent) and the address plan as the network resource provider che
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import uuid
 from typing import Any
@@ -36,12 +37,14 @@ VNET = (
 SUBNET = VNET + "/subnets/{subnetName}"
 
 
+@functools.cache
 def _vnet_schema() -> dict[str, Any]:
     from azure.mgmt.network import models
 
     return schema(models.VirtualNetwork)
 
 
+@functools.cache
 def _subnet_schema() -> dict[str, Any]:
     from azure.mgmt.network import models
 
