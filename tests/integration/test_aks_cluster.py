@@ -117,6 +117,7 @@ def test_walkthrough_cluster_ladder_update_and_delete(ansible_playbook, azure_do
     assert scaled["changes"]["node_pool.count"] == [1, 2]
     assert scaled["cluster"]["node_pools"][0]["count"] == 2
     assert azure_double.state()["managed_clusters"] == {}
+    assert len([r for r in writes(azure_double) if r["method"] == "DELETE"]) == 1  # delete again sent none
 
 
 BAD_INPUTS = {

@@ -59,6 +59,7 @@ def test_virtual_network_ladder_and_delete(ansible_playbook, azure_double, tmp_p
     }
     names = [s["name"] for s in puts[1]["body"]["properties"]["subnets"]]
     assert names == ["other", "myAKSSubnet"]
+    assert len([r for r in writes(azure_double) if r["method"] == "DELETE"]) == 1  # delete again sent none
     # the long-running operation was polled until it ended
     assert any("/operations/" in r["path"] for r in azure_double.arm_requests("GET"))
 
