@@ -31,7 +31,7 @@ description:
     them.
   - Uses the C(kubernetes) Python client directly (exec over a websocket); it does not need C(kubectl).
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 requirements:
   - kubernetes >= 24.2.0
 extends_documentation_fragment:
