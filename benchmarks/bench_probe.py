@@ -40,6 +40,7 @@ from ansible_collections.netpol.aks.plugins.module_utils import _probe  # noqa: 
 from ansible_collections.netpol.aks.plugins.modules import probe_connectivity  # noqa: E402
 from tests.fakes.kube.server import KubeDouble  # noqa: E402
 
+JSON_BODY = {"Content-Type": "application/json"}
 NAMESPACE = "bench"
 SOURCES = 10
 TARGETS = 10
@@ -109,7 +110,7 @@ def wait_ready(core: k8s_client.CoreV1Api, names: list[str]) -> float:
 def setup(api_client: k8s_client.ApiClient) -> tuple[list[str], list[str], float]:
     core = k8s_client.CoreV1Api(api_client)
     net = k8s_client.NetworkingV1Api(api_client)
-    core.create_namespace({"metadata": {"name": NAMESPACE}}, _preload_content=False)
+    core.create_namespace({"metadata": {"name": NAMESPACE}}, _preload_content=False, _headers=JSON_BODY)
     targets = [f"target-{i}" for i in range(TARGETS)]
     clients = [f"client-{i}" for i in range(SOURCES)]
     for name in targets:
@@ -117,12 +118,14 @@ def setup(api_client: k8s_client.ApiClient) -> tuple[list[str], list[str], float
             NAMESPACE,
             pod(name, {"role": "target", "name": name}, "nginxinc/nginx-unprivileged:1.27"),
             _preload_content=False,
+            _headers=JSON_BODY,
         )
     for name in clients:
         core.create_namespaced_pod(
             NAMESPACE,
             pod(name, {"role": "client", "name": name}, "busybox:1.36", ["sleep", "86400"]),
             _preload_content=False,
+            _headers=JSON_BODY,
         )
     startup = wait_ready(core, targets + clients)
     net.create_namespaced_network_policy(
@@ -134,6 +137,7 @@ def setup(api_client: k8s_client.ApiClient) -> tuple[list[str], list[str], float
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []},
         },
         _preload_content=False,
+        _headers=JSON_BODY,
     )
     return clients, targets, startup
 

@@ -66,6 +66,9 @@ for spec in "$@"; do run "$spec" & done
 wait
 """
 
+# The kubernetes client (37) sends no Content-Type with a body; the API server then assumes JSON, but
+# say it explicitly (stricter servers and proxies answer 415 without it).
+JSON_BODY = {"Content-Type": "application/json"}
 RESULTS = ("allowed", "blocked", "refused", "dns_error", "probe_error")
 PROTOCOLS = ("http", "tcp")
 
@@ -705,7 +708,9 @@ class Prober:
         namespace = manifest["metadata"]["namespace"]
         name = manifest["metadata"]["name"]
         try:
-            self.core().create_namespaced_pod(namespace, manifest, _preload_content=False, _request_timeout=30)
+            self.core().create_namespaced_pod(
+                namespace, manifest, _preload_content=False, _headers=JSON_BODY, _request_timeout=30
+            )
         except ApiException as exc:
             return None, f"could not create probe pod {namespace}/{name}: {_api_error_text(exc)}"
         except Exception as exc:

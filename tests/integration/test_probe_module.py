@@ -282,6 +282,7 @@ def test_matrix_waits_for_enforcement_and_reports_when_it_stabilised(kube_double
         cluster.NAMESPACE,
         {"metadata": {"name": "api-deny"}, "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "ingress": []}},
         _preload_content=False,
+        _headers=cluster.JSON_BODY,
     )
     result, run = probe(
         sources=[{"pod": "test-np"}], targets=["api"], expect="predicted", retries=60, delay=0.5, timeout=1
@@ -327,3 +328,65 @@ def test_expected_table_from_reachability_info(kube_double, ansible_playbook, tm
     (cell,) = result["results"]
     assert (cell["expected"], cell["result"], cell["match"]) == ("blocked", "blocked", True)
     assert result["verdict"] == "match"
+
+
+def _module_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"python") is False and not cmdline[0].endswith((b"python3", b"python3.13")):
+            continue
+        if any(part.endswith(b"AnsiballZ_probe_connectivity.py") for part in cmdline):
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_probe_pod_deleted_when_the_module_is_terminated(kube_double, tmp_path):
+    """SIGTERM while probing (Ctrl-C, a killed job): the module deletes its probe pod before it exits."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cluster.seed(kube_double, policies=("deny",))
+    extra = {"probe": {"namespace": cluster.NAMESPACE, "from": {"labels": {"app": "web"}}, "to": "api", "timeout": 30}}
+    env = {
+        **os.environ,
+        **kube_double.env,
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "local"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "remote"),
+        "TMPDIR": str(tmp_path),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+    }
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    proc = subprocess.Popen(
+        [str(ansible), str(PROBE), "-e", json.dumps(extra)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not cluster.probe_pods(kube_double) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert cluster.probe_pods(kube_double), "the probe pod never appeared"
+        pids = [pid for pid in _module_pids() if str(tmp_path) in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert pids, "module process not found"
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert "interrupted" in result["msg"]
+    assert cluster.probe_pods(kube_double) == []

@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes
 
+JSON_BODY = {"Content-Type": "application/json"}
 NAMESPACE = "netpol-demo"
 PROBE_SELECTOR = "netpol.aks/probe=true"
 RESTRICTED = {
@@ -49,6 +50,7 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
             }
         },
         _preload_content=False,
+        _headers=JSON_BODY,
     )
     apps.create_namespaced_deployment(
         NAMESPACE,
@@ -79,6 +81,7 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
             },
         },
         _preload_content=False,
+        _headers=JSON_BODY,
     )
     api.create_namespaced_service(
         NAMESPACE,
@@ -87,6 +90,7 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
             "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
         },
         _preload_content=False,
+        _headers=JSON_BODY,
     )
     api.create_namespaced_pod(
         NAMESPACE,
@@ -106,6 +110,7 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
             },
         },
         _preload_content=False,
+        _headers=JSON_BODY,
     )
     net = kubernetes.client.NetworkingV1Api(client)
     if "deny" in policies:
@@ -116,6 +121,7 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
                 "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "ingress": []},
             },
             _preload_content=False,
+            _headers=JSON_BODY,
         )
     if "allow" in policies:
         net.create_namespaced_network_policy(
@@ -128,6 +134,7 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
                 },
             },
             _preload_content=False,
+            _headers=JSON_BODY,
         )
     deadline = time.monotonic() + 60
     while True:
