@@ -339,8 +339,8 @@ def _module_pids() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"python") is False and not cmdline[0].endswith((b"python3", b"python3.13")):
-            continue
+        if not cmdline or b"python" not in cmdline[0].rsplit(b"/", 1)[-1]:
+            continue  # the /bin/sh wrappers around the module
         if any(part.endswith(b"AnsiballZ_probe_connectivity.py") for part in cmdline):
             pids.append(int(entry.name))
     return pids
