@@ -20,7 +20,7 @@ description:
   - Features that need approval stay V(Pending) until Microsoft approves them; the module then fails with a
     message saying so instead of waiting for the timeout.
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 options:
   name:
     description:

@@ -16,7 +16,7 @@ description:
   - Idempotent; a provider that is already V(Registered) (or V(Registering)) is not registered again, and no
     request that changes anything is sent.
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 options:
   name:
     description:

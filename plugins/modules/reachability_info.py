@@ -29,7 +29,7 @@ description:
   - Prediction only - nothing is probed. M(netpol.aks.probe_connectivity) compares these predictions with real
     connections.
 author:
-  - netpol.aks contributors
+  - netpol.aks contributors (@netpol)
 extends_documentation_fragment:
   - netpol.aks.kube
   - netpol.aks.attributes
