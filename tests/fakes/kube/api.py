@@ -150,6 +150,13 @@ def _dry_run(request: web.Request) -> bool:
 
 
 async def _body(request: web.Request, yaml_ok: bool = False) -> Any:
+    if request.method in ("POST", "PUT"):
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type in ("application/yaml", "application/x-yaml"):
+            yaml_ok = True
+        elif content_type not in ("", "application/json"):  # no Content-Type: kube-apiserver assumes JSON
+            # protobuf and CBOR are real media types too, but nothing in this project speaks them.
+            raise errors.unsupported_media_type(content_type, errors.BODY_MEDIA_TYPES)
     raw = await request.read()
     if not raw:
         raise errors.bad_request("the body of the request was empty")

@@ -83,11 +83,19 @@ def method_not_allowed() -> ApiError:
     return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
+PATCH_MEDIA_TYPES = (
+    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
+    "application/strategic-merge-patch+json, application/apply-patch+cbor"
+)
+BODY_MEDIA_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
+
+
+def unsupported_media_type(content_type: str, accepted: str = PATCH_MEDIA_TYPES) -> ApiError:
     return ApiError(
         415,
         "UnsupportedMediaType",
-        f'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got "{content_type}")',
+        f"the body of the request was in an unknown format - accepted media types include: {accepted}",
+        {"causes": [{"reason": "UnexpectedServerResponse", "message": content_type}]} if content_type else {},
     )
 
 

@@ -719,3 +719,17 @@ def test_scale_subresource(cluster):
         bad.body["message"]
         == 'Scale.autoscaling "api" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0'
     )
+
+
+def test_write_bodies_must_be_json_or_yaml(cluster):
+    created = cluster.http(
+        "POST",
+        "/api/v1/namespaces",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: from-yaml}\n",
+        "application/yaml",
+    )
+    assert created.status == 201
+    assert created.body["metadata"]["name"] == "from-yaml"
+    refused = cluster.http("POST", "/api/v1/namespaces", "name=x", "application/x-www-form-urlencoded")
+    assert refused.status == 415
+    assert refused.body["reason"] == "UnsupportedMediaType"
