@@ -65,9 +65,9 @@ class Controllers:
                 continue
             try:
                 self.reconcile(store)
-            except Exception as exc:  # a controller bug must not kill the loop; it shows in the log
+            except Exception:  # a controller bug must not kill the loop, nor pass unnoticed
                 traceback.print_exc()
-                self.ctx.requests.append({"controller_error": repr(exc)})
+                self.ctx.internal_errors.append(traceback.format_exc())
 
     def reconcile(self, store: Store) -> None:
         self._deployments(store)

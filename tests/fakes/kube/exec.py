@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import traceback
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType
@@ -146,6 +147,7 @@ async def exec_handler(request: web.Request, target: Target) -> web.StreamRespon
     try:
         rc = await shell.run(commands, Output(stdout, stderr, stdin_queue))
     except Exception as exc:  # an emulation bug shows as a Failure status, never as a pass
+        ctx.internal_errors.append(traceback.format_exc())
         status = {
             "metadata": {},
             "status": "Failure",

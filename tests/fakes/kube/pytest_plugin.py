@@ -60,6 +60,10 @@ class KubeDoubleHandle:
     def reset(self) -> None:
         self._call("POST", "/_fake/reset")
 
+    def internal_errors(self) -> list[str]:
+        """Tracebacks of the double's own bugs (controllers, exec emulation); a test using it fails on any."""
+        return self._call("GET", "/_fake/errors")
+
     def client(self) -> Any:
         """A kubernetes.client.ApiClient configured for the double (in-process tests)."""
         import kubernetes
@@ -77,10 +81,15 @@ class KubeDoubleHandle:
 def _serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeDoubleHandle]:
     state_dir: Path = tmp_path_factory.mktemp("kube-double")
     double = KubeDouble(state_dir).start()
+    handle = KubeDoubleHandle(double)
+    bugs: list[str] = []
     try:
-        yield KubeDoubleHandle(double)
+        yield handle
+        bugs = list(double.ctx.internal_errors)
     finally:
         double.stop()
+    if bugs:
+        pytest.fail("the Kubernetes double hit its own bug(s):\n" + "\n".join(bugs), pytrace=False)
 
 
 @pytest.fixture

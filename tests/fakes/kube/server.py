@@ -113,6 +113,8 @@ class Context:
         self.port = 0
         self.config: dict[str, Any] = json.loads(json.dumps(DEFAULT_CONFIG))
         self.requests: list[dict[str, Any]] = []
+        # Bugs of the double itself (a controller or an exec emulation raised): tests fail on them.
+        self.internal_errors: list[str] = []
         self.store = Store()
         self.dataplane = DataPlane(self)
         self.controllers = Controllers(self)
@@ -123,6 +125,7 @@ class Context:
         old = self.store
         self.config = json.loads(json.dumps(DEFAULT_CONFIG))
         self.requests.clear()
+        self.internal_errors.clear()
         self.store = Store()
         self.dataplane.reset()
         self.controllers.reset()
@@ -209,6 +212,11 @@ async def fake_requests(request: web.Request) -> web.Response:
     return web.json_response(ctx.requests)
 
 
+async def fake_errors(request: web.Request) -> web.Response:
+    ctx: Context = request.app[CTX_KEY]
+    return web.json_response(ctx.internal_errors)
+
+
 async def fake_reset(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX_KEY]
     ctx.reset()
@@ -222,6 +230,7 @@ def build_app(ctx: Context) -> web.Application:
     app.router.add_route("POST", "/_fake/config", fake_config)
     app.router.add_get("/_fake/requests", fake_requests)
     app.router.add_post("/_fake/reset", fake_reset)
+    app.router.add_get("/_fake/errors", fake_errors)
     api.add_routes(app)
 
     async def start_controllers(app: web.Application) -> None:

@@ -170,6 +170,8 @@ class Cluster:
             rc = None
         elif status["status"] == "Success":
             rc = 0
-        else:
+        elif status.get("reason") == "NonZeroExitCode":
             rc = int(status["details"]["causes"][0]["message"])
+        else:
+            rc = None  # InternalError and friends: the command's fate is unknown
         return rc, "".join(out), "".join(err)

@@ -282,3 +282,19 @@ def test_default_deny_egress_breaks_dns_unless_dns_is_allowed(walkthrough):
     )
     outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "blocked"  # resolves now; the connection itself is still not allowed
+
+
+def test_a_bug_in_the_emulation_is_a_failure_never_a_pass(walkthrough, kube_double, monkeypatch):
+    from tests.fakes.kube.shell import Shell
+
+    async def broken(self, args, out):
+        raise RuntimeError("emulation bug")
+
+    monkeypatch.setattr(Shell, "cmd_hostname", broken)
+    rc, out, _ = walkthrough.exec("test-np", ["hostname"])
+    assert rc is None  # Failure/InternalError without an exit code
+    assert out == ""
+    errors = kube_double.internal_errors()
+    assert len(errors) == 1
+    assert "emulation bug" in errors[0]
+    kube_double.context.internal_errors.clear()  # seen; the fixture would fail the test otherwise
