@@ -631,7 +631,10 @@ class Prober:
         self.run_id = run_id or new_run_id()
         self.clock = clock
         self.created: list[tuple[str, str]] = []
+        self.namespaces_used: set[str] = set()
         self._created_lock = threading.Lock()
+        # Set when the module is interrupted: workers stop creating and waiting for probe pods.
+        self.cancelled = threading.Event()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -707,6 +710,10 @@ class Prober:
 
         namespace = manifest["metadata"]["namespace"]
         name = manifest["metadata"]["name"]
+        if self.cancelled.is_set():
+            return None, f"probe pod {namespace}/{name} not created: the probe was interrupted"
+        with self._created_lock:
+            self.namespaces_used.add(namespace)
         try:
             self.core().create_namespaced_pod(
                 namespace, manifest, _preload_content=False, _headers=JSON_BODY, _request_timeout=30
@@ -731,6 +738,8 @@ class Prober:
             if pod is None:
                 return None, f"probe pod {namespace}/{name} disappeared"
             ready, why, fatal = pod_readiness(pod)
+            if self.cancelled.is_set():
+                return None, f"probe pod {namespace}/{name}: the probe was interrupted"
             if ready:
                 return pod["spec"]["containers"][0]["name"], None
             last = why
@@ -742,11 +751,29 @@ class Prober:
             delay = min(delay * 1.5, 1.0)
 
     def delete_pods(self, wait: float = 30.0) -> list[str]:
-        """Delete every probe pod this run created; returns the ones that could not be deleted."""
+        """Delete every probe pod this run created; returns the ones that could not be deleted.
 
+        Besides the pods it knows it created, it looks for any pod carrying this run's label (a create
+        whose response was lost still made a pod).
+        """
         failures = []
         pending = []
-        for namespace, name in self.created:
+        doomed = list(self.created)
+        for namespace in sorted(self.namespaces_used):
+            try:
+                listed = self.core().list_namespaced_pod(
+                    namespace,
+                    label_selector=f"{PROBE_RUN_LABEL}={self.run_id}",
+                    _preload_content=False,
+                    _request_timeout=30,
+                )
+                for item in json.loads(listed.data).get("items") or []:
+                    key = (namespace, item["metadata"]["name"])
+                    if key not in doomed:
+                        doomed.append(key)
+            except Exception as exc:  # deleting what we know of still goes ahead
+                failures.append(f"{namespace}: could not list probe pods: {_api_error_text(exc)}")
+        for namespace, name in doomed:
             try:
                 self.core().delete_namespaced_pod(
                     name, namespace, grace_period_seconds=0, _preload_content=False, _request_timeout=30

@@ -380,8 +380,12 @@ class _Interrupted(BaseException):
     """SIGTERM/SIGHUP while probing: unwind so that the probe pods are deleted."""
 
 
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise _Interrupted(f"interrupted by signal {signum}")
+def _interrupter(prober: _probe.Prober) -> Any:
+    def interrupt(signum: int, _frame: Any) -> None:
+        prober.cancelled.set()  # worker threads stop creating and waiting for probe pods
+        raise _Interrupted(f"interrupted by signal {signum}")
+
+    return interrupt
 
 
 def argument_spec() -> dict[str, Any]:
@@ -689,7 +693,8 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     else:
         cells_to_run = cells
     leftovers: list[str] = []
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    previous = {sig: signal.signal(sig, _interrupter(prober)) for sig in signals}
     try:
         if not module.check_mode and manifests:
             started = prober.run_in_parallel([lambda m=m: prober.start_pod(m) for m in manifests.values()])
@@ -709,10 +714,15 @@ def run(module: AnsibleModule) -> dict[str, Any]:
                 stable_for=params["stable_for"],
             )
     finally:
-        if prober.created:
-            leftovers = prober.delete_pods()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # A second signal must not cut the clean-up short.
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if prober.created or prober.namespaces_used:
+                leftovers = prober.delete_pods()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return _report(module, plan, result, cells, reasons, rounds, leftovers, time.monotonic() - begin)
 
 
