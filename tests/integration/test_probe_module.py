@@ -390,3 +390,27 @@ def test_probe_pod_deleted_when_the_module_is_terminated(kube_double, tmp_path):
     result = json.loads(stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert "interrupted" in result["msg"]
     assert cluster.probe_pods(kube_double) == []
+
+
+def test_api_error_creating_the_probe_pod_is_a_probe_error(kube_double, probe):
+    cluster.seed(kube_double)
+    kube_double.config(faults=[{"status": 500, "method": "POST", "path": "^/api/v1/namespaces/netpol-demo/pods$"}])
+    result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
+    assert run.rc != 0
+    assert result["result"] == "probe_error"
+    assert "could not create probe pod" in result["output"]
+    assert "HTTP 500" in result["output"]
+    assert cluster.probe_pods(kube_double) == []
+
+
+def test_a_probe_pod_that_cannot_be_deleted_is_reported(kube_double, probe):
+    cluster.seed(kube_double)
+    kube_double.config(
+        faults=[{"status": 500, "method": "DELETE", "path": "^/api/v1/namespaces/netpol-demo/pods/netpol-probe-"}]
+    )
+    result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
+    assert run.rc == 0, run.output
+    (leftover,) = result["leftover_pods"]
+    assert "HTTP 500" in leftover
+    assert f"netpol.aks/probe-run={result['run_id']}" in " ".join(result["warnings"])
+    assert len(cluster.probe_pods(kube_double)) == 1
