@@ -414,3 +414,37 @@ def test_a_probe_pod_that_cannot_be_deleted_is_reported(kube_double, probe):
     assert "HTTP 500" in leftover
     assert f"netpol.aks/probe-run={result['run_id']}" in " ".join(result["warnings"])
     assert len(cluster.probe_pods(kube_double)) == 1
+
+
+def test_source_pod_that_is_not_ready_is_a_probe_error(kube_double, probe):
+    cluster.seed(kube_double)
+    cluster.core(kube_double).create_namespaced_pod(
+        cluster.NAMESPACE,
+        {
+            "metadata": {"name": "broken-client"},
+            "spec": {
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 65534,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [
+                    {
+                        "name": "client",
+                        "image": "registry.invalid/nothing:1",
+                        "command": ["sleep", "86400"],
+                        "securityContext": cluster.RESTRICTED,
+                    }
+                ],
+            },
+        },
+        _preload_content=False,
+        _headers=cluster.JSON_BODY,
+    )
+    result, run = probe(
+        **{"from": {"pod": "broken-client"}, "to": "api", "expect": "blocked", "retries": 3, "delay": 0}
+    )
+    assert run.rc != 0
+    assert result["result"] == "probe_error"
+    assert "is not ready" in result["output"]
+    assert result["results"][0]["attempts"] == 1  # a pod that cannot run is not retried
