@@ -67,8 +67,12 @@ def ansible_playbook(tmp_path):
             cmd += ["--tags", tags]
         if verbosity:
             cmd.append("-" + "v" * verbosity)
+        home = tmp_path / "home"
+        home.mkdir(exist_ok=True)
         run_env = {
             **os.environ,
+            # Nothing a playbook writes by default (~/.kube/netpol-aks, ~/.ansible) lands in the real home.
+            "HOME": str(home),
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
             "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),

@@ -14,13 +14,13 @@ from tests.integration.probe import cluster
 
 HERE = Path(__file__).resolve().parent
 STEPS = HERE / "probe" / "steps.yml"
-FAST = {"netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
+FAST = {"netpol_target": "existing", "netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
 
 PROBES = {
-    "baseline": "Baseline - wget http://api from test-np (expect allowed)",
-    "deny": "Deny - wget http://api from test-np (expect blocked)",
-    "allow": "Allow - wget http://api from test-np (expect blocked)",
-    "label": "Label - wget http://api from test-np (expect allowed)",
+    "baseline": "Run wget -qO- --timeout=2 http://api in the client - Baseline: expect allowed",
+    "deny": "Run wget -qO- --timeout=2 http://api in the client - Deny: expect blocked",
+    "allow": "Run wget -qO- --timeout=2 http://api in the client - Allow: expect blocked",
+    "label": "Run wget -qO- --timeout=2 http://api in the client - Label: expect allowed",
 }
 
 
@@ -94,7 +94,7 @@ def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_do
     kube_double.config(enforcement="none")
     run = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST)
     assert run.rc != 0
-    failure = run.result("Deny - explain the failure")
+    failure = run.result("Explain the failure - Deny")
     message = failure["msg"]
     assert "does not enforce NetworkPolicy" in message
     assert "--network-policy azure|calico|cilium" in message
@@ -104,7 +104,7 @@ def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_do
     assert probe["result"] == "allowed"
     assert probe["failed"] is True
     # the one-line summary is printed before the explanation
-    shown = run.result("Deny - show the failed probe")
+    shown = run.result("Show the failed probe - Deny")
     assert "expected blocked, observed allowed" in shown["msg"]
 
 
