@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import kubernetes
-
 from tests.integration.probe import cluster
 
 HERE = Path(__file__).resolve().parent
@@ -28,17 +26,6 @@ def _changed(run) -> int:
     return json.loads(run.stdout)["stats"]["localhost"]["changed"]
 
 
-def _client_labels(kube_double) -> dict:
-    pod = cluster.core(kube_double).read_namespaced_pod("test-np", cluster.NAMESPACE, _preload_content=False)
-    return json.loads(pod.data)["metadata"].get("labels") or {}
-
-
-def _policies(kube_double) -> list[str]:
-    net = kubernetes.client.NetworkingV1Api(kube_double.client())
-    data = json.loads(net.list_namespaced_network_policy(cluster.NAMESPACE, _preload_content=False).data)
-    return sorted(p["metadata"]["name"] for p in data["items"])
-
-
 def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_playbook):
     def step(tag: str):
         run = ansible_playbook(STEPS, env=kube_double.env, tags=tag, extra_vars=FAST)
@@ -51,7 +38,7 @@ def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_pl
     assert _changed(step("workload")) == 0
     namespace = json.loads(cluster.core(kube_double).read_namespace(cluster.NAMESPACE, _preload_content=False).data)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert _client_labels(kube_double) == {"run": "test-np"}
+    assert cluster.client_labels(kube_double) == {"run": "test-np"}
 
     expected = {"baseline": "allowed", "deny": "blocked", "allow": "blocked", "label": "allowed"}
     for tag, result in expected.items():
@@ -66,26 +53,26 @@ def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_pl
         again = step(tag)
         assert _changed(again) == 0, f"second run of {tag} changed something:\n{again.output}"
         assert again.result(PROBES[tag])["result"] == result
-    assert _policies(kube_double) == ["api-allow", "api-deny"]
-    assert _client_labels(kube_double) == {"run": "test-np", "app": "api"}
+    assert cluster.policy_names(kube_double) == ["api-allow", "api-deny"]
+    assert cluster.client_labels(kube_double) == {"run": "test-np", "app": "api"}
 
     # --check: nothing changes, the probe only reports what it sees (the label step's state: allowed).
     checked = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST, check=True)
     assert checked.rc == 0, checked.output
     assert checked.result(PROBES["deny"])["result"] == "allowed"
-    assert _policies(kube_double) == ["api-allow", "api-deny"]
-    assert _client_labels(kube_double) == {"run": "test-np", "app": "api"}
+    assert cluster.policy_names(kube_double) == ["api-allow", "api-deny"]
+    assert cluster.client_labels(kube_double) == {"run": "test-np", "app": "api"}
 
     # --tags deny after the label step: it undoes the label and the allow policy first.
     run = step("deny")
     assert run.result(PROBES["deny"])["result"] == "blocked"
-    assert _policies(kube_double) == ["api-deny"]
-    assert _client_labels(kube_double) == {"run": "test-np"}
+    assert cluster.policy_names(kube_double) == ["api-deny"]
+    assert cluster.client_labels(kube_double) == {"run": "test-np"}
 
     # --tags baseline removes both policies.
     run = step("baseline")
     assert run.result(PROBES["baseline"])["result"] == "allowed"
-    assert _policies(kube_double) == []
+    assert cluster.policy_names(kube_double) == []
     assert cluster.probe_pods(kube_double) == []
 
 
@@ -132,4 +119,4 @@ def test_policies_role_refuses_an_invalid_policy_before_applying_anything(kube_d
     failure = run.result("netpol.aks.policies : Validate the policies to be applied with the NetworkPolicy engine")
     assert "netpol-demo/broken" in failure["msg"]
     assert "policyTypes" in failure["msg"]
-    assert _policies(kube_double) == []
+    assert cluster.policy_names(kube_double) == []

@@ -179,3 +179,20 @@ def writes(kube_double: Any) -> list[dict]:
         for r in kube_double.requests()
         if r["method"] in ("POST", "PUT", "PATCH", "DELETE") and not r["path"].startswith("/_fake")
     ]
+
+
+def client_labels(kube_double: Any, pod: str = "test-np") -> dict:
+    """The labels of the walkthrough's client pod."""
+    return (
+        _json(core(kube_double).read_namespaced_pod(pod, NAMESPACE, _preload_content=False))["metadata"].get("labels")
+        or {}
+    )
+
+
+def policy_names(kube_double: Any) -> list[str]:
+    """The NetworkPolicies in the walkthrough's namespace, sorted."""
+    net = kubernetes.client.NetworkingV1Api(kube_double.client())
+    return sorted(
+        p["metadata"]["name"]
+        for p in _json(net.list_namespaced_network_policy(NAMESPACE, _preload_content=False))["items"]
+    )

@@ -1,0 +1,103 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/demo.yml end to end on both doubles, wired together as the local lab wires them."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.probe import cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "playbooks" / "demo.yml"
+FAST = {"netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
+
+
+@pytest.fixture
+def lab(azure_double, kube_double, tmp_path) -> dict[str, str]:
+    """The environment `source .lab/env` gives: both doubles, the kubeconfigs Azure hands out pointing at kube."""
+    azure_double.set_kube({"url": kube_double.url, "ca_file": str(kube_double.ca_file), "token": kube_double.token})
+    lab_dir = tmp_path / "lab"
+    lab_dir.mkdir()
+    return {**azure_double.env, **kube_double.env, "NETPOL_LAB_DIR": str(lab_dir)}
+
+
+def _changed(run) -> int:
+    return json.loads(run.stdout)["stats"]["localhost"]["changed"]
+
+
+def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, lab, kube_double, azure_double):
+    full = ansible_playbook(DEMO, env=lab, extra_vars=FAST, json_output=False)
+    assert full.rc == 0, full.output
+    assert "SIMULATED" in full.output
+    observed = re.findall(r"expected (\w+),\s+observed (\w+)", full.stdout)
+    # baseline, deny, allow, label - in that order.
+    assert observed == [("allowed", "allowed"), ("blocked", "blocked"), ("blocked", "blocked"), ("allowed", "allowed")]
+    assert "predicted by the NetworkPolicy engine" in full.stdout
+    assert "match the expectation" in full.stdout
+    # The kube steps used the kubeconfig step 4 fetched from (simulated) AKS, kept under the lab's directory.
+    kubeconfig = Path(lab["NETPOL_LAB_DIR"]) / "aks-kubeconfig"
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+    put = [r for r in azure_double.arm_requests("PUT") if "managedClusters" in r["path"]]
+    profile = put[0]["body"]["properties"]["networkProfile"]
+    assert (profile["networkPlugin"], profile["networkPolicy"]) == ("azure", "calico")
+
+    deny = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="deny")
+    assert deny.rc == 0, deny.output
+    assert cluster.policy_names(kube_double) == ["api-deny"]
+    assert "app" not in cluster.client_labels(kube_double)
+    again = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="deny")
+    assert again.rc == 0, again.output
+    assert _changed(again) == 0, again.output
+    assert cluster.probe_pods(kube_double) == []
+
+    teardown = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="teardown")
+    assert teardown.rc == 0, teardown.output
+    assert cluster.policy_names(kube_double) == []
+    assert azure_double.arm_requests("DELETE")
+
+
+def test_the_collection_playbook_runs_by_fqcn(ansible_playbook, kube_double):
+    """`ansible-playbook netpol.aks.demo --tags ...` on an existing cluster (kind, or any other)."""
+    extra = {**FAST, "netpol_target": "existing"}
+    workload = ansible_playbook("netpol.aks.demo", env=kube_double.env, extra_vars=extra, tags="workload")
+    assert workload.rc == 0, workload.output
+    deny = ansible_playbook("netpol.aks.demo", env=kube_double.env, extra_vars=extra, tags="deny")
+    assert deny.rc == 0, deny.output
+    assert cluster.policy_names(kube_double) == ["api-deny"]
+
+
+def test_an_unknown_target_fails_before_anything_runs(ansible_playbook, kube_double):
+    run = ansible_playbook(DEMO, env=kube_double.env, extra_vars={"netpol_target": "gke"}, tags="workload")
+    assert run.rc != 0
+    assert "netpol_target must be aks" in run.output
+    assert not [r for r in kube_double.requests() if r["method"] != "GET"]
+
+
+@pytest.mark.parametrize(
+    "playbook",
+    [
+        "molecule/kind/create.yml",
+        "molecule/kind/destroy.yml",
+        "molecule/resources/converge.yml",
+        "molecule/resources/verify.yml",
+        "playbooks/teardown.yml",
+    ],
+)
+def test_the_kind_scenario_and_teardown_pass_syntax_check(playbook):
+    run = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "--syntax-check", playbook],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
