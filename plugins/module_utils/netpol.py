@@ -450,8 +450,9 @@ def validate_policy(policy: Any, *, schema: bool = True) -> list[str]:
             for i, value in enumerate(types):
                 if value not in POLICY_TYPES:
                     check.add(f"spec.policyTypes[{i}]", f"{value!r} is not a policy type; use Ingress and/or Egress")
-            if len(types) > 2 or len(set(map(str, types))) != len(types):
-                check.add("spec.policyTypes", "lists a type more than once; list Ingress and/or Egress once each")
+            # The API server's rule: a repeated type is accepted, more than two entries are not.
+            if len(types) > 2:
+                check.add("spec.policyTypes", "may not specify more than two policyTypes; list Ingress and/or Egress")
         for key, peers_key in (("ingress", "from"), ("egress", "to")):
             rules = spec.get(key)
             if check.sequence(rules, f"spec.{key}"):

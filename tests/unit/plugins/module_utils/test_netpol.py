@@ -506,10 +506,10 @@ def ingress(**rule):
 BAD_POLICIES = [
     ("policy-type", {"podSelector": {}, "policyTypes": ["Ingres"]}, "spec.policyTypes[0]", "not a policy type"),
     (
-        "policy-type-twice",
-        {"podSelector": {}, "policyTypes": ["Ingress", "Ingress"]},
+        "policy-types-three",
+        {"podSelector": {}, "policyTypes": ["Ingress", "Egress", "Ingress"]},
         "spec.policyTypes",
-        "more than once",
+        "more than two policyTypes",
     ),
     (
         "protocol",
@@ -675,6 +675,12 @@ def test_bad_policy_names_policy_and_field(name, spec, path, problem):
         netpol.Cluster(policies=[pol(name, spec, ns="team-a")])
     assert f"team-a/{name}: {path}: " in str(info.value)
     assert info.value.errors == errors
+
+
+def test_a_repeated_policy_type_is_accepted_as_the_api_server_accepts_it():
+    policy = pol("twice", {"podSelector": {}, "policyTypes": ["Ingress", "Ingress"]})
+    assert netpol.validate_policy(policy) == []
+    assert netpol.Cluster(policies=[policy]).policies
 
 
 def test_good_policy_has_no_errors():
