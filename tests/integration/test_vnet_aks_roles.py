@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import stat
 
-import pytest
 import yaml
 
 from tests.integration.conftest import ROOT
@@ -136,9 +135,6 @@ def test_step_preflight_asserts(ansible_playbook, azure_double, tmp_path):
     assert azure_double.requests() == []
 
 
-@pytest.mark.skipif(
-    not (ROOT / "playbooks" / "vars" / "demo.yml").exists(), reason="playbooks/vars/demo.yml not written yet"
-)
 def test_demo_playbook_network_cluster_credentials(ansible_playbook, azure_double, tmp_path):
     extra = {
         "netpol_target": "aks",
