@@ -31,8 +31,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / ".lab"
 ENV_FILE = LAB / "env"
-# The same variables as JSON, for playbooks that load them (molecule's lab scenario).
-ENV_JSON = LAB / "env.json"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -134,6 +132,10 @@ def _stop(name: str) -> bool:
     return stopped
 
 
+def _env_json() -> Path:
+    return ENV_FILE.with_name("env.json")
+
+
 def _write_env(infos: dict[str, dict[str, Any]]) -> None:
     env: dict[str, str] = {}
     for info in infos.values():
@@ -143,7 +145,8 @@ def _write_env(infos: dict[str, dict[str, Any]]) -> None:
     lines = [f"# {_banner()}", "# Written by `make lab-up` (python -m tests.fakes.lab up); `make lab-down` removes it."]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
     ENV_FILE.write_text("\n".join(lines) + "\n")
-    ENV_JSON.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+    # The same variables as JSON, for playbooks that load them (molecule's lab scenario).
+    _env_json().write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
 
 
 def up() -> int:
@@ -173,11 +176,9 @@ def up() -> int:
 
 def down() -> int:
     stopped = [name for name, _ in reversed(_doubles()) if _stop(name)]
-    ENV_FILE.unlink(missing_ok=True)
-    ENV_JSON.unlink(missing_ok=True)
-    with_contents = LAB.exists() and any(LAB.iterdir())
-    if LAB.exists() and not with_contents:
-        LAB.rmdir()
+    # Everything under .lab is the lab's (the env files, the kubeconfig the demo fetched from the
+    # simulated AKS): none of it means anything once the doubles are gone.
+    shutil.rmtree(LAB, ignore_errors=True)
     print(f"The lab is down (stopped: {', '.join(stopped) if stopped else 'nothing was running'}).")
     return 0
 

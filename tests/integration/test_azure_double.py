@@ -413,6 +413,9 @@ def test_lab_up_status_down(tmp_path, monkeypatch, capsys):
         assert f"export NETPOL_LAB_AZURE_URL={info['url']}" in env_lines
         assert any(line.startswith("export AZURE_SUBSCRIPTION_ID=") for line in env_lines)
         assert any(line.startswith("export REQUESTS_CA_BUNDLE=") for line in env_lines)
+        env_json = json.loads((tmp_path / ".lab" / "env.json").read_text())
+        assert env_json["NETPOL_LAB_AZURE_URL"] == info["url"]
+        assert env_json["NETPOL_LAB_DIR"] == str(tmp_path / ".lab")
         assert lab._alive(info["pid"])
         assert lab.main(["up"]) == 0
         assert "already up" in capsys.readouterr().out
