@@ -34,11 +34,12 @@ $(COLL_LINK): | $(STAMP)
 test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, pytest, molecule
 	$(MAKE) --no-print-directory lint docs sanity unit-and-integration molecule
 
-lint: venv ## ruff, yamllint and ansible-lint (production profile)
+lint: venv ## ruff, yamllint, ansible-lint (production profile), changelog fragments
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline
+	$(BIN)/antsibull-changelog lint
 
 docs: venv ## Render every module's and role's docs with ansible-doc
 	@set -e; for m in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \

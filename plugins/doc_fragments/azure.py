@@ -72,3 +72,14 @@ requirements:
   - azure-identity >= 1.27
   - azure-core >= 1.41
 """
+
+    # Options of the modules that start long-running operations (LRO_ARGSPEC in module_utils/_arm.py).
+    LRO = r"""
+options:
+  poll_interval:
+    description:
+      - Seconds between status polls of a long-running operation when Azure sends no C(Retry-After) header
+        (the SDK default is 30).
+    type: float
+    default: 5
+"""

@@ -21,6 +21,13 @@ except ImportError:  # reported by AzureModule
     ResourceNotFoundError = LookupError  # type: ignore[misc,assignment]
 
 
+# Options of every module that starts long-running operations; documented by the doc fragment
+# netpol.aks.azure.LRO.
+LRO_ARGSPEC: dict[str, dict[str, Any]] = {
+    "poll_interval": {"type": "float", "default": 5},
+}
+
+
 def get_or_none(read: Callable[[], Any], action: str) -> Any:
     """``read()`` or None when ARM answers 404; any other error becomes an AzureModuleError."""
     with azure_call(action):

@@ -71,14 +71,9 @@ options:
     description: Seconds to wait for the long-running operation.
     type: int
     default: 900
-  poll_interval:
-    description:
-      - Seconds between status polls of a long-running operation when Azure sends no C(Retry-After) header
-        (the SDK default is 30).
-    type: float
-    default: 5
 extends_documentation_fragment:
   - netpol.aks.azure
+  - netpol.aks.azure.LRO
   - netpol.aks.attributes
 attributes:
   check_mode:
@@ -150,6 +145,7 @@ import ipaddress
 import traceback
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
@@ -183,7 +179,7 @@ ARGSPEC: dict[str, Any] = {
     "purge_tags": {"type": "bool", "default": False},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "wait": {"type": "bool", "default": True},
-    "poll_interval": {"type": "float", "default": 5},
+    **LRO_ARGSPEC,
     "wait_timeout": {"type": "int", "default": 900},
 }
 

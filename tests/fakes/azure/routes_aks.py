@@ -47,6 +47,7 @@ from tests.fakes.azure.server import control
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
+from tests.fakes.azure.server import start_delete_lro
 from tests.fakes.azure.server import start_lro
 
 API_VERSIONS = ("2024-08-01", "2025-10-01", "2026-08-01")
@@ -538,24 +539,12 @@ def delete_cluster(req: Request) -> Response:
     cluster = clusters.get(_key(group_name, name))
     if cluster is None:
         return Response(204)
-    cluster["properties"]["provisioningState"] = "Deleting"
-    key = _key(group_name, name)
-
-    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
-        stored = state.bucket("managed_clusters")
-        if succeeded:
-            stored.pop(key, None)
-        elif key in stored:
-            stored[key]["properties"]["provisioningState"] = "Failed"
-
-    return start_lro(
+    return start_delete_lro(
         req,
+        bucket="managed_clusters",
+        key=_key(group_name, name),
         namespace="Microsoft.ContainerService",
-        location=cluster["location"],
-        on_done=done,
         polls=req.state.bucket("aks_settings").get("operation_polls", DEFAULT_OPERATION_POLLS),
-        status=202,
-        location_header=True,
     )
 
 

@@ -27,6 +27,7 @@ from tests.fakes.azure.server import State
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
+from tests.fakes.azure.server import start_delete_lro
 from tests.fakes.azure.server import start_lro
 
 API_VERSIONS = ("2024-03-01", "2024-05-01", "2025-05-01", "2026-03-01")
@@ -285,19 +286,7 @@ def delete_vnet(req: Request) -> Response:
                 f"Subnet {subnet['name']} is in use by {user} and cannot be deleted. In order to delete the subnet, "
                 "delete all the resources within the subnet.",
             )
-    vnet["properties"]["provisioningState"] = "Deleting"
-    key = _key(group_name, name)
-
-    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
-        stored = state.bucket("virtual_networks")
-        if succeeded:
-            stored.pop(key, None)
-        elif key in stored:
-            stored[key]["properties"]["provisioningState"] = "Failed"
-
-    return start_lro(
-        req, namespace="Microsoft.Network", location=vnet["location"], on_done=done, status=202, location_header=True
-    )
+    return start_delete_lro(req, bucket="virtual_networks", key=_key(group_name, name), namespace="Microsoft.Network")
 
 
 @route("GET", SUBNET, api_versions=API_VERSIONS)

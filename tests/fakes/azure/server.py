@@ -358,6 +358,30 @@ def start_lro(
     return Response(status, body, headers)
 
 
+def start_delete_lro(req: Request, *, bucket: str, key: str, namespace: str, polls: int = 2) -> Response:
+    """DELETE of a stored resource as ARM runs it: ``Deleting`` now, gone when the operation succeeds,
+    ``Failed`` when it fails (202 + Azure-AsyncOperation + Location)."""
+    resource = req.state.bucket(bucket)[key]
+    resource["properties"]["provisioningState"] = "Deleting"
+
+    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
+        stored = state.bucket(bucket)
+        if succeeded:
+            stored.pop(key, None)
+        elif key in stored:
+            stored[key]["properties"]["provisioningState"] = "Failed"
+
+    return start_lro(
+        req,
+        namespace=namespace,
+        location=resource["location"],
+        on_done=done,
+        polls=polls,
+        status=202,
+        location_header=True,
+    )
+
+
 def _finish_operation(state: State, op: dict[str, Any]) -> None:
     if op["status"] != "InProgress":
         return
