@@ -47,6 +47,7 @@ from tests.fakes.azure.server import control
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
+from tests.fakes.azure.server import settle_provisioning
 from tests.fakes.azure.server import start_delete_lro
 from tests.fakes.azure.server import start_lro
 
@@ -479,16 +480,11 @@ def _start(req: Request, cluster: dict[str, Any], status: int, state_name: str) 
     key = _key(cluster["resourceGroup"], cluster["name"])
     cluster["properties"]["provisioningState"] = state_name
 
-    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
-        stored = state.bucket("managed_clusters").get(key)
-        if stored is not None:
-            stored["properties"]["provisioningState"] = "Succeeded" if succeeded else "Failed"
-
     return start_lro(
         req,
         namespace="Microsoft.ContainerService",
         location=cluster["location"],
-        on_done=done,
+        on_done=settle_provisioning("managed_clusters", key),
         polls=req.state.bucket("aks_settings").get("operation_polls", DEFAULT_OPERATION_POLLS),
         status=status,
         body=_public(cluster),

@@ -27,6 +27,7 @@ from tests.fakes.azure.server import State
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
+from tests.fakes.azure.server import settle_provisioning
 from tests.fakes.azure.server import start_delete_lro
 from tests.fakes.azure.server import start_lro
 
@@ -178,13 +179,13 @@ def _lro(req: Request, vnet: dict[str, Any], status: int) -> Response:
     vnet["properties"]["provisioningState"] = "Updating"
     key = _key(vnet["resourceGroup"], vnet["name"])
 
-    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
-        stored = state.bucket("virtual_networks").get(key)
-        if stored is not None:
-            stored["properties"]["provisioningState"] = "Succeeded" if succeeded else "Failed"
-
     return start_lro(
-        req, namespace="Microsoft.Network", location=vnet["location"], on_done=done, status=status, body=_public(vnet)
+        req,
+        namespace="Microsoft.Network",
+        location=vnet["location"],
+        on_done=settle_provisioning("virtual_networks", key),
+        status=status,
+        body=_public(vnet),
     )
 
 
@@ -317,16 +318,11 @@ def put_subnet(req: Request) -> Response:
     vnet["properties"]["provisioningState"] = "Updating"
     key = _key(vnet["resourceGroup"], vnet["name"])
 
-    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
-        current = state.bucket("virtual_networks").get(key)
-        if current is not None:
-            current["properties"]["provisioningState"] = "Succeeded" if succeeded else "Failed"
-
     return start_lro(
         req,
         namespace="Microsoft.Network",
         location=vnet["location"],
-        on_done=done,
+        on_done=settle_provisioning("virtual_networks", key),
         status=200 if previous else 201,
         body=copy.deepcopy(stored),
     )

@@ -358,6 +358,17 @@ def start_lro(
     return Response(status, body, headers)
 
 
+def settle_provisioning(bucket: str, key: str) -> Callable[[State, bool, dict[str, Any] | None], None]:
+    """The ``on_done`` of a create or update: the stored resource ends ``Succeeded`` or ``Failed``."""
+
+    def done(state: State, succeeded: bool, _error: dict[str, Any] | None) -> None:
+        stored = state.bucket(bucket).get(key)
+        if stored is not None:
+            stored["properties"]["provisioningState"] = "Succeeded" if succeeded else "Failed"
+
+    return done
+
+
 def start_delete_lro(req: Request, *, bucket: str, key: str, namespace: str, polls: int = 2) -> Response:
     """DELETE of a stored resource as ARM runs it: ``Deleting`` now, gone when the operation succeeds,
     ``Failed`` when it fails (202 + Azure-AsyncOperation + Location)."""
