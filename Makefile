@@ -47,8 +47,9 @@ docs: venv ## Render every module's and role's docs with ansible-doc
 	@set -e; for r in $$(ls roles); do \
 	  $(BIN)/ansible-doc -t role netpol.aks.$$r > /dev/null; echo "ansible-doc -t role netpol.aks.$$r: ok"; done
 
-sanity: venv ## The ansible-test sanity tests that run offline
+sanity: venv ## ansible-test sanity (every test this machine can run), then the packaging tests
 	$(PY) scripts/sanity.py
+	$(BIN)/pytest -ra tests/packaging
 
 unit-and-integration: venv
 	$(BIN)/pytest -n 2 -ra tests/unit tests/integration
