@@ -11,7 +11,7 @@ PY        := $(BIN)/python
 COLL_LINK := .collections/ansible_collections/netpol/aks
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv test lint sanity docs unit integration molecule demo lab-up lab-down bench clean
+.PHONY: help venv test lint sanity docs docsite unit integration molecule demo lab-up lab-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ docs: venv ## Render every module's and role's docs with ansible-doc
 	  $(BIN)/ansible-doc netpol.aks.$$m > /dev/null; echo "ansible-doc netpol.aks.$$m: ok"; done
 	@set -e; for r in $$(ls roles); do \
 	  $(BIN)/ansible-doc -t role netpol.aks.$$r > /dev/null; echo "ansible-doc -t role netpol.aks.$$r: ok"; done
+
+docsite: venv ## Build the HTML docs with antsibull-docs and Sphinx, offline: .docsite/build/html/index.html
+	$(PY) scripts/docsite.py
 
 sanity: venv ## ansible-test sanity (every test this machine can run), then the packaging tests
 	$(PY) scripts/sanity.py

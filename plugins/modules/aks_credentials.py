@@ -85,19 +85,26 @@ path:
   type: str
   sample: /home/me/.kube/netpol-aks
 context:
-  description: The kubeconfig's current context.
+  description:
+    - The kubeconfig's current context (O(context_name) when given; otherwise AKS's, the cluster name).
+    - The C(aks) role keeps it, with RV(path), as the facts C(aks_kubeconfig_context_name) and C(aks_kubeconfig).
   returned: when state is present
   type: str
   sample: myAKSCluster
 server:
-  description: API server URL of the current context's cluster.
+  description:
+    - API server URL of the current context's cluster.
+    - Null in check mode when the cluster does not exist yet (the kubeconfig is predicted, not fetched).
   returned: when state is present
   type: str
   sample: https://myaksclust-myresourcegroup-0000-1a2b3c4d.hcp.eastus.azmk8s.io:443
 checksum:
-  description: SHA-256 of the file content.
+  description:
+    - SHA-256 of the file content (the content itself is never returned).
+    - Null in check mode when the cluster does not exist yet.
   returned: when state is present
   type: str
+  sample: 9f2c4e0b8d1a7c3e5f6a2b4d8e0c1f3a5b7d9e2c4a6f8b0d2e4c6a8f0b2d4e6c
 """
 
 import hashlib

@@ -32,8 +32,6 @@ description:
   - Uses the C(kubernetes) Python client directly (exec over a websocket); it does not need C(kubectl).
 author:
   - netpol.aks contributors (@netpol)
-requirements:
-  - kubernetes >= 24.2.0
 extends_documentation_fragment:
   - netpol.aks.kube
   - netpol.aks.attributes
@@ -210,6 +208,11 @@ elapsed:
   returned: when one source, one target and one port were given
   type: float
   sample: 2.01
+expected:
+  description: The single probe's expected result (from O(expect)); null when nothing is expected of it.
+  returned: when one source, one target and one port were given
+  type: str
+  sample: blocked
 summary:
   description: One line per probe - source, target, expected and observed, e.g. for a debug task.
   returned: always
@@ -777,7 +780,10 @@ def _report(
     if module.check_mode and len(ran) < len(cells):
         skipped = len(cells) - len(ran)
         verdict = "check_mode" if not ran else verdict
-        message = f"Check mode: would create {len(result.get('would_create', []))} probe pod(s) and run {skipped} probe(s) from them. {message if ran else ''}".strip()
+        message = (
+            f"Check mode: would create {len(result.get('would_create', []))} probe pod(s) "
+            f"and run {skipped} probe(s) from them. {message if ran else ''}"
+        ).strip()
     result.update(verdict=verdict, verdict_msg=message)
     if verdict == "probe_error":
         raise ProbeFailure(_failure_message(ran, message), result)
