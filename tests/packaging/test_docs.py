@@ -164,3 +164,11 @@ def _tasks(tasks: list) -> list[dict]:
         for key in ("block", "rescue", "always"):
             out += _tasks(task.get(key) or [])
     return out
+
+
+def test_pytest_ansible_is_not_used():
+    """Its collection injection breaks this suite (README, "Why not pytest-ansible"): nothing may pull it in."""
+    assert importlib.util.find_spec("pytest_ansible") is None, "pytest-ansible is installed (a dependency pulls it in?)"
+    readme = (ROOT / "README.md").read_text()
+    assert "### Why not pytest-ansible" in readme
+    assert "December 2026" in readme
