@@ -146,3 +146,12 @@ def test_repository_is_reuse_compliant():
     """Every file has a licence and copyright, by its own header or REUSE.toml (REUSE 3.3)."""
     run = subprocess.run([str(BIN / "reuse"), "lint"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_requires_ansible_claims_only_the_tested_core():
+    """meta/runtime.yml's lower bound is the ansible-core release the suite runs on (requirements.txt's `ansible`)."""
+    from ansible.release import __version__ as core_version
+
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
+    tested = ".".join(core_version.split(".")[:2])
+    assert runtime["requires_ansible"] == f">={tested}.0", f"tested with ansible-core {core_version}"
