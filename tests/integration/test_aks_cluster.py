@@ -308,7 +308,9 @@ def test_double_refuses_network_profile_changes(sdk, azure_double):
 
 
 def test_wait_timeout_fails_naming_the_operation(ansible_playbook, azure_double, tmp_path):
-    azure_double.control("POST", "/_fake/aks", {"operation_polls": 100000})
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 600}
+    )
     slow = walkthrough(wait_timeout=1, poll_interval=0.2)
     tasks = [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": slow, "ignore_errors": True}]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
