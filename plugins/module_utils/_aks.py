@@ -16,6 +16,8 @@ import ipaddress
 import re
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import REPAIRABLE_STATES
+
 # The AKS API dropped networkProfile.dockerBridgeCidr in api-version 2023-04-01.
 DOCKER_BRIDGE_WARNING = (
     "docker_bridge_cidr ({value}) is accepted for the walkthrough's sake but NOT sent: the dockerBridgeCidr field "
@@ -361,11 +363,16 @@ def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, 
     """Compare what the user set with a REST-shaped current cluster.
 
     Return ``(changes, immutable)``: ``changes`` maps a changeable field (option name) to ``(have, want)``;
-    ``immutable`` lists messages for fields AKS cannot change on an existing cluster.
+    ``immutable`` lists messages for fields AKS cannot change on an existing cluster. A cluster whose
+    last operation ``Failed`` (or was ``Canceled``) is a change ``provisioning_state``: a PUT repairs it.
     """
     changes: dict[str, tuple[Any, Any]] = {}
     immutable: list[str] = []
     props = current.get("properties") or {}
+    state = props.get("provisioningState")
+    if state in REPAIRABLE_STATES:
+        # The last operation failed: AKS accepts a new PUT of the cluster, which retries it.
+        changes["provisioning_state"] = (state, "Succeeded")
     location = current.get("location")
     if params.get("location") and location and params["location"].replace(" ", "").lower() != location.lower():
         immutable.append(

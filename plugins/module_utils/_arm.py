@@ -1,9 +1,26 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Small ARM resource helpers shared by the resource modules (read-or-none, long-running operations).
+"""ARM resource helpers shared by the resource modules: read-or-none, provisioning states,
+long-running operations.
 
 PRIVATE to the collection; may change at any time. Errors go through ``_azure.azure_call``.
+
+``get_or_none(read, action)``
+    ``read()`` or None on 404.
+``provisioning_state(resource)``, ``TERMINAL_STATES``, ``REPAIRABLE_STATES``
+    A REST-shaped resource's ``properties.provisioningState``; the states no operation runs in
+    (``Succeeded``, ``Failed``, ``Canceled``); the ones a new PUT repairs (``Failed``, ``Canceled``).
+``settle(read, what, *, wait, timeout, interval)``
+    Read a resource and, when ``wait`` and an operation is still running on it (``Creating``,
+    ``Updating``, ``Deleting``, ...: any non-terminal state), wait for that operation to end before
+    the module compares or writes anything: a run that was cut off (Ctrl-C) is resumed by the next
+    run instead of being reported ``ok`` while Azure is still working.
+``in_progress_error(what, state)``
+    The error for a resource with a running operation when the module must not wait.
+``run_lro(begin, action, *, wait, timeout, failed_hint=None)``
+    Start a long-running operation and wait for it. Any failure after the request was accepted
+    (the operation failed, or the wait timed out) carries ``changed=True``: the write happened.
 """
 
 from __future__ import annotations
@@ -14,6 +31,7 @@ from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
+from ansible_collections.netpol.aks.plugins.module_utils._azure import wait_until
 
 try:
     from azure.core.exceptions import ResourceNotFoundError
@@ -44,22 +62,93 @@ def as_rest(model: Any) -> dict[str, Any] | None:
     return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
-def run_lro(begin: Callable[[], Any], action: str, *, wait: bool = True, timeout: float = 1800) -> Any:
+# ARM's terminal provisioning states (RPC: "Succeeded", "Failed", "Canceled"); any other state
+# ("Creating", "Updating", "Deleting", "Accepted", "Provisioning", "Upgrading", ...) means an
+# operation is running on the resource.
+TERMINAL_STATES = frozenset({"Succeeded", "Failed", "Canceled"})
+# States a new PUT of the resource repairs (ARM accepts a PUT on a failed resource).
+REPAIRABLE_STATES = frozenset({"Failed", "Canceled"})
+
+
+def provisioning_state(resource: dict[str, Any] | None) -> str | None:
+    """``properties.provisioningState`` of a REST-shaped resource (None when absent)."""
+    if not resource:
+        return None
+    return (resource.get("properties") or {}).get("provisioningState")
+
+
+def in_transit(resource: dict[str, Any] | None) -> bool:
+    """True when an operation is running on the resource (a non-terminal provisioning state)."""
+    state = provisioning_state(resource)
+    return state is not None and state not in TERMINAL_STATES
+
+
+def in_progress_error(what: str, state: str | None) -> AzureModuleError:
+    return AzureModuleError(
+        f"{what} is {state}: an operation started earlier is still running in Azure, nothing was changed; "
+        "set wait: true to wait for it, or run again later",
+        code="OperationInProgress",
+    )
+
+
+def settle(
+    read: Callable[[], dict[str, Any] | None],
+    what: str,
+    *,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> dict[str, Any] | None:
+    """Read the resource; with ``wait``, wait while an operation runs on it (see the module docstring)."""
+    current = read()
+    if not wait or not in_transit(current):
+        return current
+    first = provisioning_state(current)
+    waited = wait_until(read, lambda r: not in_transit(r), timeout=timeout, interval=interval)
+    if waited.timed_out:
+        raise AzureModuleError(
+            f"{what} is still {provisioning_state(waited.value)} after {waited.elapsed} s (wait_timeout {timeout} s): "
+            f"an operation started earlier ({first}) is still running in Azure, nothing was changed; run again "
+            "later or raise wait_timeout",
+            code="Timeout",
+        )
+    return waited.value
+
+
+def run_lro(
+    begin: Callable[[], Any],
+    action: str,
+    *,
+    wait: bool = True,
+    timeout: float = 1800,
+    failed_hint: str | None = None,
+) -> Any:
     """Start a long-running operation and, when ``wait``, wait for it up to ``timeout`` seconds.
 
     Returns the final resource (or None for deletes and when not waiting). A failed operation
     raises AzureModuleError carrying the ARM error code; a timeout names the action and the time.
+    Both carry ``changed=True`` (the request was accepted); ``failed_hint`` is appended to the
+    message of a failed operation (say what state the resource is left in and what to do).
     """
     start = time.monotonic()
     with azure_call(action):
         poller = begin()
-        if not wait:
-            return None
-        result = poller.result(timeout=timeout)
-        if not poller.done():
-            raise AzureModuleError(
-                f"Failed to {action}: still {poller.status()} after {round(time.monotonic() - start)} s "
-                f"(timeout {timeout} s); the operation continues in Azure, run again later or raise the timeout",
-                code="Timeout",
-            )
+    if not wait:
+        return None
+    try:
+        with azure_call(action):
+            result = poller.result(timeout=timeout)
+    except AzureModuleError as err:
+        if failed_hint:
+            err.message = f"{err.message.rstrip()} {failed_hint}"
+            err.args = (err.message,)
+        err.details.setdefault("changed", True)
+        raise
+    if not poller.done():
+        raise AzureModuleError(
+            f"Failed to {action}: still {poller.status()} after {round(time.monotonic() - start)} s "
+            f"(timeout {timeout} s); the operation continues in Azure, run again later or raise the timeout",
+            code="Timeout",
+            changed=True,
+        )
     return result

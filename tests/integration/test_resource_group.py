@@ -73,3 +73,29 @@ def test_failed_delete_reports_arm_code(ansible_playbook, azure_double, tmp_path
     run = ansible_playbook(delete, env=azure_double.env)
     assert run.rc != 0
     assert "ResourceGroupDeletionBlocked" in run.result("Delete")["msg"]
+    assert run.result("Delete")["changed"] is True  # the DELETE was accepted
+
+
+def test_a_group_being_deleted_is_waited_for_then_created_again(ansible_playbook, azure_double, tmp_path):
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.Resources", "polls": None, "seconds": 12}
+    )
+    absent = {"name": RG["name"], "state": "absent"}
+    tasks = [
+        {"name": "Create", "netpol.aks.resource_group": RG},
+        {"name": "Start deleting", "netpol.aks.resource_group": {**absent, "wait": False}},
+        {"name": "Delete without wait again", "netpol.aks.resource_group": {**absent, "wait": False}},
+        {"name": "Present without wait", "netpol.aks.resource_group": {**RG, "wait": False}, "ignore_errors": True},
+        {"name": "Present", "netpol.aks.resource_group": {**RG, "poll_interval": 0.2}},
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.rc == 0, run.output
+    assert changed_flags(run, ["Start deleting", "Delete without wait again"]) == [True, False]
+    refused = run.result("Present without wait")
+    assert refused["failed"]
+    assert "resource group myResourceGroup-NP is Deleting: an operation started earlier" in refused["msg"]
+    present = run.result("Present")
+    assert present["changed"] is True
+    assert present["resource_group"]["provisioning_state"] == "Succeeded"
+    assert [r["method"] for r in writes(azure_double)] == ["PUT", "DELETE", "PUT"]
+    assert list(azure_double.state()["resource_groups"]) == ["myresourcegroup-np"]

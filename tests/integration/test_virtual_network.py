@@ -152,3 +152,23 @@ def test_double_rejects_snake_case_and_failed_operation(ansible_playbook, azure_
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     assert run.result("Create")["failed"]
     assert "NetcfgInternalError" in run.result("Create")["msg"]
+
+
+def test_failed_network_is_reported_as_a_change_and_repaired_by_the_next_run(ansible_playbook, azure_double, tmp_path):
+    azure_double.faults(fault="lro_failed", method="PUT", path="*/virtualNetworks/myVnet", code="NetcfgInternalError")
+    tasks = [
+        {"name": "Group", "netpol.aks.resource_group": RG},
+        {"name": "Create", "netpol.aks.virtual_network": VNET, "ignore_errors": True},
+        *ladder("virtual_network", VNET, "Rerun"),
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.rc == 0, run.output
+    failed = run.result("Create")
+    assert failed["failed"]
+    assert failed["changed"] is True
+    assert "NetcfgInternalError" in failed["msg"]
+    assert "is now in state Failed: run the task again to retry" in failed["msg"]
+    assert changed_flags(run, ladder_names("Rerun")) == [True, True, False, False]
+    assert run.result("Rerun")["virtual_network"]["provisioning_state"] == "Succeeded"
+    puts = [r for r in writes(azure_double) if r["method"] == "PUT" and "/virtualNetworks/" in r["path"]]
+    assert len(puts) == 2  # the create, then one repair

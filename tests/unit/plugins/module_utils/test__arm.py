@@ -58,3 +58,73 @@ def test_get_or_none():
 
     assert _arm.get_or_none(missing, "read x") is None
     assert _arm.get_or_none(lambda: 1, "read x") == 1
+
+
+def test_run_lro_failure_after_the_write_reports_changed_and_the_hint():
+    error = HttpResponseError(message="Quota exceeded")
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(lambda: Poller(error=error), "create AKS cluster c", failed_hint="Run again to retry.")
+    assert excinfo.value.details["changed"] is True
+    assert str(excinfo.value).startswith("Failed to create AKS cluster c: Quota exceeded")
+    assert str(excinfo.value).endswith("Run again to retry.")
+
+
+def test_run_lro_timeout_reports_changed():
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(lambda: Poller(done=False), "create x", timeout=3)
+    assert excinfo.value.details["changed"] is True
+
+
+def test_run_lro_rejected_request_is_not_a_change():
+    def begin():
+        raise HttpResponseError(message="bad request")
+
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(begin, "create x")
+    assert "changed" not in excinfo.value.details
+
+
+def resource(state):
+    return {"name": "r", "properties": {"provisioningState": state}}
+
+
+@pytest.mark.parametrize(
+    ("state", "running"),
+    [
+        ("Creating", True),
+        ("Updating", True),
+        ("Deleting", True),
+        ("Upgrading", True),
+        ("Succeeded", False),
+        ("Failed", False),
+        ("Canceled", False),
+        (None, False),
+    ],
+)
+def test_in_transit(state, running):
+    assert _arm.in_transit(resource(state) if state else {"name": "r"}) is running
+
+
+def test_settle_waits_for_an_operation_started_earlier():
+    reads = iter([resource("Creating"), resource("Creating"), resource("Succeeded")])
+    assert _arm.settle(lambda: next(reads), "cluster c", wait=True, timeout=10, interval=0) == resource("Succeeded")
+
+
+def test_settle_a_deletion_that_ends_gives_none():
+    reads = iter([resource("Deleting"), None])
+    assert _arm.settle(lambda: next(reads), "cluster c", wait=True, timeout=10, interval=0) is None
+
+
+def test_settle_without_wait_returns_what_it_read():
+    assert _arm.settle(lambda: resource("Creating"), "cluster c", wait=False, timeout=10, interval=0) == resource(
+        "Creating"
+    )
+
+
+def test_settle_timeout_names_the_state_and_the_option():
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.settle(lambda: resource("Updating"), "cluster c", wait=True, timeout=0, interval=0)
+    assert str(excinfo.value).startswith("cluster c is still Updating after")
+    assert "wait_timeout 0 s" in str(excinfo.value)
+    assert "nothing was changed" in str(excinfo.value)
+    assert excinfo.value.code == "Timeout"
