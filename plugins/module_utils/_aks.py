@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._arm import REPAIRABLE_STATES
+from ansible_collections.netpol.aks.plugins.module_utils._arm import name_error
 
 # The AKS API dropped networkProfile.dockerBridgeCidr in api-version 2023-04-01.
 DOCKER_BRIDGE_WARNING = (
@@ -46,9 +47,7 @@ IMMUTABLE_POOL_FIELDS = {
 MIN_NODE_COUNT = 1
 MAX_NODE_COUNT = 1000
 
-_CLUSTER_NAME_RE = re.compile(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$")
 _POOL_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_DNS_PREFIX_RE = re.compile(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-a-zA-Z0-9]{0,52}[a-zA-Z0-9]$")
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _SUBNET_ID_RE = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
@@ -92,18 +91,13 @@ def preflight(params: dict[str, Any], subnet_prefixes: list[str] | None = None) 
     """
     errors: list[str] = []
     warnings: list[str] = []
-    name = params.get("name") or ""
-    if not _CLUSTER_NAME_RE.match(name):
-        errors.append(
-            f"name: {name!r} is not a valid cluster name; use 1-63 letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit"
-        )
+    for kind, option in (("resource_group", "resource_group"), ("managed_cluster", "name")):
+        error = name_error(kind, params.get(option), option)
+        if error:
+            errors.append(error)
     dns_prefix = params.get("dns_prefix")
-    if dns_prefix is not None and not _DNS_PREFIX_RE.match(dns_prefix):
-        errors.append(
-            f"dns_prefix: {dns_prefix!r} is not valid; use 1-54 letters, digits or '-', "
-            "starting and ending with a letter or digit"
-        )
+    if dns_prefix is not None and name_error("dns_prefix", dns_prefix, "dns_prefix"):
+        errors.append(name_error("dns_prefix", dns_prefix, "dns_prefix"))
 
     version = params.get("kubernetes_version")
     if version is not None and not _VERSION_RE.match(version):

@@ -18,6 +18,12 @@ PRIVATE to the collection; may change at any time. Errors go through ``_azure.az
     run instead of being reported ``ok`` while Azure is still working.
 ``in_progress_error(what, state)``
     The error for a resource with a running operation when the module must not wait.
+``name_error(kind, value, option)``, ``check_names(*checks)``, ``NAME_RULES``
+    ARM's naming rules for what the collection creates (``resource_group``, ``virtual_network``,
+    ``subnet``, ``managed_cluster``, ``dns_prefix``): ``name_error`` returns the message for a bad
+    value (naming ``option`` and the rule) or None; ``check_names((kind, value, option), ...)`` raises
+    one AzureModuleError listing every bad name. Public for roles and plugins that check names
+    before the first write.
 ``run_lro(begin, action, *, wait, timeout, failed_hint=None)``
     Start a long-running operation and wait for it. Any failure after the request was accepted
     (the operation failed, or the wait timed out) carries ``changed=True``: the write happened.
@@ -25,8 +31,10 @@ PRIVATE to the collection; may change at any time. Errors go through ``_azure.az
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
@@ -44,6 +52,78 @@ except ImportError:  # reported by AzureModule
 LRO_ARGSPEC: dict[str, dict[str, Any]] = {
     "poll_interval": {"type": "float", "default": 5},
 }
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """One ARM naming rule: length bounds, a full-match pattern and the rule in words."""
+
+    label: str
+    min_length: int
+    max_length: int
+    pattern: re.Pattern[str]
+    words: str
+
+
+# ARM's rules (Azure docs "Naming rules and restrictions for Azure resources" and the REST specs:
+# resourceGroupName ^[-\w\._\(\)]+$ 1-90; managedClusters resourceName
+# ^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$; dnsPrefix 1-54 letters, digits, '-').
+NAME_RULES: dict[str, NameRule] = {
+    "resource_group": NameRule(
+        "resource group name",
+        1,
+        90,
+        re.compile(r"[-\w.()]*[-\w()]"),
+        "1-90 letters, digits, '.', '_', '-', '(' or ')', not ending in '.'",
+    ),
+    "virtual_network": NameRule(
+        "virtual network name",
+        2,
+        64,
+        re.compile(r"[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9_]"),
+        "2-64 letters, digits, '_', '.' or '-', starting with a letter or digit and ending with a letter, digit or '_'",
+    ),
+    "subnet": NameRule(
+        "subnet name",
+        1,
+        80,
+        re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9_])?"),
+        "1-80 letters, digits, '_', '.' or '-', starting with a letter or digit and ending with a letter, digit or '_'",
+    ),
+    "managed_cluster": NameRule(
+        "AKS cluster name",
+        1,
+        63,
+        re.compile(r"[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?"),
+        "1-63 letters, digits, '-' or '_', starting and ending with a letter or digit",
+    ),
+    "dns_prefix": NameRule(
+        "DNS prefix",
+        1,
+        54,
+        re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?"),
+        "1-54 letters, digits or '-', starting and ending with a letter or digit",
+    ),
+}
+
+
+def name_error(kind: str, value: Any, option: str) -> str | None:
+    """The message for ``value`` breaking ARM's ``kind`` naming rule (see NAME_RULES), or None when it is valid."""
+    rule = NAME_RULES[kind]
+    if (
+        isinstance(value, str)
+        and rule.min_length <= len(value) <= rule.max_length
+        and rule.pattern.fullmatch(value) is not None
+    ):
+        return None
+    return f"{option}: {value!r} is not a valid {rule.label}; use {rule.words}"
+
+
+def check_names(*checks: tuple[str, Any, str]) -> None:
+    """Raise one AzureModuleError listing every ``(kind, value, option)`` that breaks ARM's naming rules."""
+    errors = [e for e in (name_error(kind, value, option) for kind, value, option in checks) if e]
+    if errors:
+        raise AzureModuleError("; ".join(errors) + ". Nothing was requested or changed.", code="InvalidName")
 
 
 def get_or_none(read: Callable[[], Any], action: str) -> Any:

@@ -28,7 +28,9 @@ description:
   - Built on the current Azure SDK (C(azure-mgmt-containerservice)); requests carry the REST field names.
 options:
   name:
-    description: Name of the managed cluster.
+    description:
+      - Name of the managed cluster, 1-63 letters, digits, C(-) or C(_), starting and ending with a letter or digit
+        (checked before any request).
     type: str
     required: true
   resource_group:
@@ -44,7 +46,9 @@ options:
       - A version prefix matches the cluster's patch version, so V(1.34) is not a change on a 1.34.2 cluster.
     type: str
   dns_prefix:
-    description: DNS prefix of the API server name. Default is derived from O(name).
+    description:
+      - DNS prefix of the API server name, 1-54 letters, digits or C(-), starting and ending with a letter or
+        digit. Default is derived from O(name).
     type: str
   node_pool:
     description: The system node pool.
@@ -261,6 +265,7 @@ from typing import Any
 from ansible_collections.netpol.aks.plugins.module_utils import _aks
 from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_transit
@@ -457,6 +462,7 @@ def ensure_absent(module: AzureModule, client: Any, current: dict | None) -> tup
 def run(module: AzureModule) -> dict[str, Any]:
     params = module.params
     name, group = params["name"], params["resource_group"]
+    check_names(("resource_group", group, "resource_group"), ("managed_cluster", name, "name"))
     if params["state"] == "present":
         preflight(module, read_subnet=False)
     client = module.client(ContainerServiceClient)

@@ -107,6 +107,7 @@ import tempfile
 import traceback
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
@@ -277,6 +278,10 @@ def run(module: AzureModule) -> dict[str, Any]:
         raise AzureModuleError(f"dest: {path} is a directory; give the path of the kubeconfig file to write")
     if module.params["state"] == "absent":
         return ensure_absent(module, path)
+    check_names(
+        ("resource_group", module.params["resource_group"], "resource_group"),
+        ("managed_cluster", module.params["name"], "name"),
+    )
     return ensure_present(module, path)
 
 

@@ -17,7 +17,9 @@ description:
   - Built on the current Azure SDK (C(azure-mgmt-resource) 26); requests carry the REST field names.
 options:
   name:
-    description: Name of the resource group.
+    description:
+      - Name of the resource group, 1-90 letters, digits, C(.), C(_), C(-) or parentheses, not ending in C(.)
+        (checked before any request).
     type: str
     required: true
   location:
@@ -107,6 +109,7 @@ from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
 from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
@@ -216,8 +219,9 @@ def ensure_absent(module: AzureModule, client: Any, current: dict | None) -> tup
 
 
 def run(module: AzureModule) -> dict[str, Any]:
-    client = module.client(ResourceManagementClient)
     name = module.params["name"]
+    check_names(("resource_group", name, "name"))
+    client = module.client(ResourceManagementClient)
     current = settle(
         lambda: as_rest(get_or_none(lambda: client.resource_groups.get(name), f"read resource group {name}")),
         f"resource group {name}",

@@ -20,7 +20,9 @@ description:
   - Returns the subnet ids, ready for M(netpol.aks.aks_cluster)'s O(netpol.aks.aks_cluster#module:node_pool.vnet_subnet_id).
 options:
   name:
-    description: Name of the virtual network.
+    description:
+      - Name of the virtual network, 2-64 letters, digits, C(_), C(.), C(-), starting with a letter or digit and
+        ending with a letter, digit or C(_) (checked before any request, as are the subnet and group names).
     type: str
     required: true
   resource_group:
@@ -42,7 +44,7 @@ options:
     elements: dict
     suboptions:
       name:
-        description: Subnet name.
+        description: Subnet name, 1-80 characters, same characters as the network name.
         type: str
         required: true
       address_prefix:
@@ -154,6 +156,7 @@ from typing import Any
 from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
 from ansible_collections.netpol.aks.plugins.module_utils._arm import REPAIRABLE_STATES
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_transit
@@ -385,6 +388,11 @@ def ensure_absent(module: AzureModule, current: dict | None) -> tuple[bool, dict
 
 def run(module: AzureModule) -> dict[str, Any]:
     params = module.params
+    check_names(
+        ("resource_group", params["resource_group"], "resource_group"),
+        ("virtual_network", params["name"], "name"),
+        *[("subnet", s["name"], f"subnets[{i}].name") for i, s in enumerate(params.get("subnets") or [])],
+    )
     if params["state"] == "present":
         validate(params)
     client = module.client(NetworkManagementClient)

@@ -128,3 +128,71 @@ def test_settle_timeout_names_the_state_and_the_option():
     assert "wait_timeout 0 s" in str(excinfo.value)
     assert "nothing was changed" in str(excinfo.value)
     assert excinfo.value.code == "Timeout"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("resource_group", "myResourceGroup-NP"),
+        ("resource_group", "a"),
+        ("resource_group", "rg_(test).1"),
+        ("resource_group", "Grüppe"),  # ARM takes Unicode letters
+        ("resource_group", "x" * 90),
+        ("virtual_network", "myVnet"),
+        ("virtual_network", "v1"),
+        ("virtual_network", "my.vnet_"),
+        ("virtual_network", "x" * 64),
+        ("subnet", "s"),
+        ("subnet", "myAKSSubnet"),
+        ("subnet", "x" * 80),
+        ("managed_cluster", "myAKSCluster"),
+        ("managed_cluster", "a"),
+        ("managed_cluster", "my_aks-1"),
+        ("managed_cluster", "x" * 63),
+        ("dns_prefix", "myaks-np"),
+        ("dns_prefix", "x" * 54),
+    ],
+)
+def test_names_arm_accepts(kind, value):
+    assert _arm.name_error(kind, value, "name") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "rule"),
+    [
+        ("resource_group", "", "1-90"),
+        ("resource_group", "x" * 91, "1-90"),
+        ("resource_group", "rg.", "not ending in '.'"),
+        ("resource_group", "my rg", "letters, digits"),
+        ("resource_group", "rg/1", "letters, digits"),
+        ("resource_group", None, "1-90"),
+        ("virtual_network", "v", "2-64"),
+        ("virtual_network", "x" * 65, "2-64"),
+        ("virtual_network", "-vnet", "starting with a letter or digit"),
+        ("virtual_network", "vnet.", "ending with a letter, digit or '_'"),
+        ("virtual_network", "my$vnet", "letters, digits"),
+        ("subnet", "", "1-80"),
+        ("subnet", "x" * 81, "1-80"),
+        ("subnet", "_s", "starting with a letter or digit"),
+        ("subnet", "s-", "ending with a letter, digit or '_'"),
+        ("managed_cluster", "", "1-63"),
+        ("managed_cluster", "x" * 64, "1-63"),
+        ("managed_cluster", "my.cluster", "'-' or '_'"),
+        ("managed_cluster", "cluster_", "starting and ending with a letter or digit"),
+        ("dns_prefix", "x" * 55, "1-54"),
+        ("dns_prefix", "my_prefix", "letters, digits or '-'"),
+    ],
+)
+def test_names_arm_refuses_name_the_option_and_the_rule(kind, value, rule):
+    message = _arm.name_error(kind, value, "opt")
+    assert message.startswith(f"opt: {value!r} is not a valid ")
+    assert rule in message
+
+
+def test_check_names_lists_every_bad_name():
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.check_names(("resource_group", "rg.", "resource_group"), ("virtual_network", "v", "name"))
+    assert str(excinfo.value).startswith("resource_group: 'rg.' is not a valid resource group name")
+    assert "; name: 'v' is not a valid virtual network name" in str(excinfo.value)
+    assert str(excinfo.value).endswith("Nothing was requested or changed.")
+    _arm.check_names(("subnet", "ok", "subnets[0].name"))
