@@ -121,6 +121,7 @@ else:
     IMPORT_ERROR = None
 
 FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 ARGSPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
@@ -201,10 +202,29 @@ def read_existing(path: str) -> tuple[bytes | None, int | None]:
         return None, None
 
 
+def make_private_dirs(directory: str) -> None:
+    """Create ``directory`` and every missing parent with mode 0700 (os.makedirs gives the parents the umask's
+    default, usually 0755); directories that exist are left as they are."""
+    missing = []
+    current = os.path.abspath(directory)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(new, DIR_MODE)  # mkdir's mode is reduced by the umask
+
+
 def write_private(path: str, content: bytes) -> None:
     """Write ``content`` atomically with mode 0600 (never world- or group-readable, even briefly)."""
     directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_private_dirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=directory)
     try:
         os.fchmod(fd, FILE_MODE)
