@@ -750,6 +750,8 @@ def _load_route_modules() -> None:
 # --------------------------------------------------------------------------------------------------
 
 REDACTED_FORM_FIELDS = ("client_secret", "client_assertion", "password", "refresh_token")
+# Keys of the Kubernetes double's connection facts (POST /_fake/kube, --kube-info) that GET /_fake/info leaves out.
+SECRET_KUBE_KEYS = ("token", "client_key", "client_key_data", "password")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1025,7 +1027,11 @@ def _control(req: Request) -> Response:
             with fake.lock:
                 return Response(200, fake.state.dump())
         if path == "/_fake/info" and req.method == "GET":
-            return Response(200, {**fake.info(), "kube": fake.state.kube})
+            # Connection facts only: the Kubernetes double's bearer token is a secret, not handed out here.
+            kube = fake.state.kube
+            if kube is not None:
+                kube = {k: v for k, v in kube.items() if k not in SECRET_KUBE_KEYS}
+            return Response(200, {**fake.info(), "kube": kube})
         if path == "/_fake/kube" and req.method == "POST":
             with fake.lock:
                 fake.state.kube = json.loads(req.body or b"{}")
