@@ -79,7 +79,8 @@ options:
   poll_interval:
     description:
       - Seconds between status polls of a long-running operation when Azure sends no C(Retry-After) header
-        (the SDK default is 30).
+        (the SDK default is 30), and between reads while waiting for an operation started earlier.
+      - Zero or more; like every timing option of the Azure modules it is checked before any request.
     type: float
     default: 5
 """

@@ -16,6 +16,9 @@ import ipaddress
 import re
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import REPAIRABLE_STATES
+from ansible_collections.netpol.aks.plugins.module_utils._arm import name_error
+
 # The AKS API dropped networkProfile.dockerBridgeCidr in api-version 2023-04-01.
 DOCKER_BRIDGE_WARNING = (
     "docker_bridge_cidr ({value}) is accepted for the walkthrough's sake but NOT sent: the dockerBridgeCidr field "
@@ -44,9 +47,7 @@ IMMUTABLE_POOL_FIELDS = {
 MIN_NODE_COUNT = 1
 MAX_NODE_COUNT = 1000
 
-_CLUSTER_NAME_RE = re.compile(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$")
 _POOL_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_DNS_PREFIX_RE = re.compile(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-a-zA-Z0-9]{0,52}[a-zA-Z0-9]$")
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _SUBNET_ID_RE = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
@@ -90,18 +91,13 @@ def preflight(params: dict[str, Any], subnet_prefixes: list[str] | None = None) 
     """
     errors: list[str] = []
     warnings: list[str] = []
-    name = params.get("name") or ""
-    if not _CLUSTER_NAME_RE.match(name):
-        errors.append(
-            f"name: {name!r} is not a valid cluster name; use 1-63 letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit"
-        )
+    for kind, option in (("resource_group", "resource_group"), ("managed_cluster", "name")):
+        error = name_error(kind, params.get(option), option)
+        if error:
+            errors.append(error)
     dns_prefix = params.get("dns_prefix")
-    if dns_prefix is not None and not _DNS_PREFIX_RE.match(dns_prefix):
-        errors.append(
-            f"dns_prefix: {dns_prefix!r} is not valid; use 1-54 letters, digits or '-', "
-            "starting and ending with a letter or digit"
-        )
+    if dns_prefix is not None and name_error("dns_prefix", dns_prefix, "dns_prefix"):
+        errors.append(name_error("dns_prefix", dns_prefix, "dns_prefix"))
 
     version = params.get("kubernetes_version")
     if version is not None and not _VERSION_RE.match(version):
@@ -361,11 +357,16 @@ def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, 
     """Compare what the user set with a REST-shaped current cluster.
 
     Return ``(changes, immutable)``: ``changes`` maps a changeable field (option name) to ``(have, want)``;
-    ``immutable`` lists messages for fields AKS cannot change on an existing cluster.
+    ``immutable`` lists messages for fields AKS cannot change on an existing cluster. A cluster whose
+    last operation ``Failed`` (or was ``Canceled``) is a change ``provisioning_state``: a PUT repairs it.
     """
     changes: dict[str, tuple[Any, Any]] = {}
     immutable: list[str] = []
     props = current.get("properties") or {}
+    state = props.get("provisioningState")
+    if state in REPAIRABLE_STATES:
+        # The last operation failed: AKS accepts a new PUT of the cluster, which retries it.
+        changes["provisioning_state"] = (state, "Succeeded")
     location = current.get("location")
     if params.get("location") and location and params["location"].replace(" ", "").lower() != location.lower():
         immutable.append(

@@ -1,19 +1,45 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Small ARM resource helpers shared by the resource modules (read-or-none, long-running operations).
+"""ARM resource helpers shared by the resource modules: read-or-none, provisioning states,
+long-running operations.
 
 PRIVATE to the collection; may change at any time. Errors go through ``_azure.azure_call``.
+
+``get_or_none(read, action)``
+    ``read()`` or None on 404.
+``provisioning_state(resource)``, ``TERMINAL_STATES``, ``REPAIRABLE_STATES``
+    A REST-shaped resource's ``properties.provisioningState``; the states no operation runs in
+    (``Succeeded``, ``Failed``, ``Canceled``); the ones a new PUT repairs (``Failed``, ``Canceled``).
+``settle(read, what, *, wait, timeout, interval)``
+    Read a resource and, when ``wait`` and an operation is still running on it (``Creating``,
+    ``Updating``, ``Deleting``, ...: any non-terminal state), wait for that operation to end before
+    the module compares or writes anything: a run that was cut off (Ctrl-C) is resumed by the next
+    run instead of being reported ``ok`` while Azure is still working.
+``in_progress_error(what, state)``
+    The error for a resource with a running operation when the module must not wait.
+``name_error(kind, value, option)``, ``check_names(*checks)``, ``NAME_RULES``
+    ARM's naming rules for what the collection creates (``resource_group``, ``virtual_network``,
+    ``subnet``, ``managed_cluster``, ``dns_prefix``): ``name_error`` returns the message for a bad
+    value (naming ``option`` and the rule) or None; ``check_names((kind, value, option), ...)`` raises
+    one AzureModuleError listing every bad name. Public for roles and plugins that check names
+    before the first write.
+``run_lro(begin, action, *, wait, timeout, failed_hint=None)``
+    Start a long-running operation and wait for it. Any failure after the request was accepted
+    (the operation failed, or the wait timed out) carries ``changed=True``: the write happened.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
+from ansible_collections.netpol.aks.plugins.module_utils._azure import wait_until
 
 try:
     from azure.core.exceptions import ResourceNotFoundError
@@ -26,6 +52,78 @@ except ImportError:  # reported by AzureModule
 LRO_ARGSPEC: dict[str, dict[str, Any]] = {
     "poll_interval": {"type": "float", "default": 5},
 }
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """One ARM naming rule: length bounds, a full-match pattern and the rule in words."""
+
+    label: str
+    min_length: int
+    max_length: int
+    pattern: re.Pattern[str]
+    words: str
+
+
+# ARM's rules (Azure docs "Naming rules and restrictions for Azure resources" and the REST specs:
+# resourceGroupName ^[-\w\._\(\)]+$ 1-90; managedClusters resourceName
+# ^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$; dnsPrefix 1-54 letters, digits, '-').
+NAME_RULES: dict[str, NameRule] = {
+    "resource_group": NameRule(
+        "resource group name",
+        1,
+        90,
+        re.compile(r"[-\w.()]*[-\w()]"),
+        "1-90 letters, digits, '.', '_', '-', '(' or ')', not ending in '.'",
+    ),
+    "virtual_network": NameRule(
+        "virtual network name",
+        2,
+        64,
+        re.compile(r"[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9_]"),
+        "2-64 letters, digits, '_', '.' or '-', starting with a letter or digit and ending with a letter, digit or '_'",
+    ),
+    "subnet": NameRule(
+        "subnet name",
+        1,
+        80,
+        re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9_])?"),
+        "1-80 letters, digits, '_', '.' or '-', starting with a letter or digit and ending with a letter, digit or '_'",
+    ),
+    "managed_cluster": NameRule(
+        "AKS cluster name",
+        1,
+        63,
+        re.compile(r"[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?"),
+        "1-63 letters, digits, '-' or '_', starting and ending with a letter or digit",
+    ),
+    "dns_prefix": NameRule(
+        "DNS prefix",
+        1,
+        54,
+        re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?"),
+        "1-54 letters, digits or '-', starting and ending with a letter or digit",
+    ),
+}
+
+
+def name_error(kind: str, value: Any, option: str) -> str | None:
+    """The message for ``value`` breaking ARM's ``kind`` naming rule (see NAME_RULES), or None when it is valid."""
+    rule = NAME_RULES[kind]
+    if (
+        isinstance(value, str)
+        and rule.min_length <= len(value) <= rule.max_length
+        and rule.pattern.fullmatch(value) is not None
+    ):
+        return None
+    return f"{option}: {value!r} is not a valid {rule.label}; use {rule.words}"
+
+
+def check_names(*checks: tuple[str, Any, str]) -> None:
+    """Raise one AzureModuleError listing every ``(kind, value, option)`` that breaks ARM's naming rules."""
+    errors = [e for e in (name_error(kind, value, option) for kind, value, option in checks) if e]
+    if errors:
+        raise AzureModuleError("; ".join(errors) + ". Nothing was requested or changed.", code="InvalidName")
 
 
 def get_or_none(read: Callable[[], Any], action: str) -> Any:
@@ -44,22 +142,93 @@ def as_rest(model: Any) -> dict[str, Any] | None:
     return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
-def run_lro(begin: Callable[[], Any], action: str, *, wait: bool = True, timeout: float = 1800) -> Any:
+# ARM's terminal provisioning states (RPC: "Succeeded", "Failed", "Canceled"); any other state
+# ("Creating", "Updating", "Deleting", "Accepted", "Provisioning", "Upgrading", ...) means an
+# operation is running on the resource.
+TERMINAL_STATES = frozenset({"Succeeded", "Failed", "Canceled"})
+# States a new PUT of the resource repairs (ARM accepts a PUT on a failed resource).
+REPAIRABLE_STATES = frozenset({"Failed", "Canceled"})
+
+
+def provisioning_state(resource: dict[str, Any] | None) -> str | None:
+    """``properties.provisioningState`` of a REST-shaped resource (None when absent)."""
+    if not resource:
+        return None
+    return (resource.get("properties") or {}).get("provisioningState")
+
+
+def in_transit(resource: dict[str, Any] | None) -> bool:
+    """True when an operation is running on the resource (a non-terminal provisioning state)."""
+    state = provisioning_state(resource)
+    return state is not None and state not in TERMINAL_STATES
+
+
+def in_progress_error(what: str, state: str | None) -> AzureModuleError:
+    return AzureModuleError(
+        f"{what} is {state}: an operation started earlier is still running in Azure, nothing was changed; "
+        "set wait: true to wait for it, or run again later",
+        code="OperationInProgress",
+    )
+
+
+def settle(
+    read: Callable[[], dict[str, Any] | None],
+    what: str,
+    *,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> dict[str, Any] | None:
+    """Read the resource; with ``wait``, wait while an operation runs on it (see the module docstring)."""
+    current = read()
+    if not wait or not in_transit(current):
+        return current
+    first = provisioning_state(current)
+    waited = wait_until(read, lambda r: not in_transit(r), timeout=timeout, interval=interval)
+    if waited.timed_out:
+        raise AzureModuleError(
+            f"{what} is still {provisioning_state(waited.value)} after {waited.elapsed} s (wait_timeout {timeout} s): "
+            f"an operation started earlier ({first}) is still running in Azure, nothing was changed; run again "
+            "later or raise wait_timeout",
+            code="Timeout",
+        )
+    return waited.value
+
+
+def run_lro(
+    begin: Callable[[], Any],
+    action: str,
+    *,
+    wait: bool = True,
+    timeout: float = 1800,
+    failed_hint: str | None = None,
+) -> Any:
     """Start a long-running operation and, when ``wait``, wait for it up to ``timeout`` seconds.
 
     Returns the final resource (or None for deletes and when not waiting). A failed operation
     raises AzureModuleError carrying the ARM error code; a timeout names the action and the time.
+    Both carry ``changed=True`` (the request was accepted); ``failed_hint`` is appended to the
+    message of a failed operation (say what state the resource is left in and what to do).
     """
     start = time.monotonic()
     with azure_call(action):
         poller = begin()
-        if not wait:
-            return None
-        result = poller.result(timeout=timeout)
-        if not poller.done():
-            raise AzureModuleError(
-                f"Failed to {action}: still {poller.status()} after {round(time.monotonic() - start)} s "
-                f"(timeout {timeout} s); the operation continues in Azure, run again later or raise the timeout",
-                code="Timeout",
-            )
+    if not wait:
+        return None
+    try:
+        with azure_call(action):
+            result = poller.result(timeout=timeout)
+    except AzureModuleError as err:
+        if failed_hint:
+            err.message = f"{err.message.rstrip()} {failed_hint}"
+            err.args = (err.message,)
+        err.details.setdefault("changed", True)
+        raise
+    if not poller.done():
+        raise AzureModuleError(
+            f"Failed to {action}: still {poller.status()} after {round(time.monotonic() - start)} s "
+            f"(timeout {timeout} s); the operation continues in Azure, run again later or raise the timeout",
+            code="Timeout",
+            changed=True,
+        )
     return result

@@ -53,6 +53,12 @@ API for module authors
         with azure_call(f"register feature {ns}/{name}"):
             result = client.features.register(ns, name)
 
+``TIMING_OPTIONS``, ``timing_errors(params)``
+    Every Azure module's timing options (``poll_interval``, ``wait_timeout``, ``timeout``) must be a
+    finite number of seconds, zero or more. ``AzureModule`` checks those the module has right after
+    parsing its arguments, before any request, and fails naming each bad option: modules do not
+    check them again.
+
 ``validate_namespace(namespace, option="namespace")``
     Check a resource provider namespace (``Microsoft.ContainerService``) locally, before any
     request; raises ``AzureModuleError`` naming ``option``.
@@ -90,6 +96,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import re
 import time
 import traceback
@@ -166,6 +173,22 @@ AZURE_AUTH_ARGSPEC: dict[str, dict[str, Any]] = {
         "fallback": (env_fallback, ["AZURE_DISABLE_INSTANCE_DISCOVERY"]),
     },
 }
+
+
+# Options holding seconds, in whichever Azure module has them (checked by AzureModule before anything runs).
+TIMING_OPTIONS = ("poll_interval", "wait_timeout", "timeout")
+
+
+def timing_errors(params: dict[str, Any]) -> list[str]:
+    """One message per timing option that is not a finite number of seconds >= 0 (see the module docstring)."""
+    errors = []
+    for option in TIMING_OPTIONS:
+        value = params.get(option)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0:
+            errors.append(f"{option}: {value} is not a number of seconds; use zero or more (e.g. {option}: 10)")
+    return errors
 
 
 class AzureModuleError(Exception):
@@ -436,6 +459,9 @@ class AzureModule:
             self.module.fail_json(
                 msg=missing_required_lib("azure-identity and azure-core"), exception=AZURE_IMPORT_ERROR
             )
+        errors = timing_errors(self.module.params)
+        if errors:
+            self.module.fail_json(msg="; ".join(errors) + ". Nothing was requested or changed.")
         self._settings: dict[str, Any] | None = None
         self._credential: Any = None
 

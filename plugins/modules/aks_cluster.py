@@ -20,12 +20,17 @@ description:
   - Idempotent - only the options you set are compared. Node count, Kubernetes version, tags and the SSH key are
     updated in place; a change AKS cannot make on an existing cluster (the network profile, location, DNS prefix,
     node pool VM size or subnet) fails with a message naming the field, it never re-creates the cluster.
+  - A cluster whose last operation failed (provisioning state V(Failed) or V(Canceled)) is not left as it is - the
+    task sends the cluster again (AKS retries a failed cluster on a new PUT) and reports a change, or fails
+    with the ARM error. A task that fails after its request was accepted reports C(changed=true).
   - O(docker_bridge_cidr) is accepted for the walkthrough's sake (C(--docker-bridge-address)) but not sent, with a
     warning - the field left the AKS API in api-version 2023-04-01.
   - Built on the current Azure SDK (C(azure-mgmt-containerservice)); requests carry the REST field names.
 options:
   name:
-    description: Name of the managed cluster.
+    description:
+      - Name of the managed cluster, 1-63 letters, digits, C(-) or C(_), starting and ending with a letter or digit
+        (checked before any request).
     type: str
     required: true
   resource_group:
@@ -41,7 +46,9 @@ options:
       - A version prefix matches the cluster's patch version, so V(1.34) is not a change on a 1.34.2 cluster.
     type: str
   dns_prefix:
-    description: DNS prefix of the API server name. Default is derived from O(name).
+    description:
+      - DNS prefix of the API server name, 1-54 letters, digits or C(-), starting and ending with a letter or
+        digit. Default is derived from O(name).
     type: str
   node_pool:
     description: The system node pool.
@@ -128,11 +135,19 @@ options:
     choices: [present, absent]
     default: present
   wait:
-    description: Wait for the long-running create, update or delete to finish.
+    description:
+      - Wait for the long-running create, update or delete to finish.
+      - Also wait, before comparing or writing anything, when the cluster is in the middle of an operation
+        started earlier (V(Creating), V(Updating), V(Deleting), for example by a run that was interrupted), so
+        a rerun resumes it. With V(false) such a cluster is left alone when nothing needs to change, and the
+        task fails saying so when something does.
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait; on timeout the task fails naming the operation (which continues in Azure).
+    description:
+      - Seconds to wait (for an operation started earlier, then for this task's own); on timeout the task fails
+        naming the operation (which continues in Azure).
+      - Zero or more.
     type: int
     default: 1800
 extends_documentation_fragment:
@@ -250,8 +265,13 @@ from typing import Any
 from ansible_collections.netpol.aks.plugins.module_utils import _aks
 from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
+from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
+from ansible_collections.netpol.aks.plugins.module_utils._arm import in_transit
+from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
+from ansible_collections.netpol.aks.plugins.module_utils._arm import settle
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 
@@ -300,6 +320,12 @@ ARGSPEC: dict[str, Any] = {
     **LRO_ARGSPEC,
     "wait_timeout": {"type": "int", "default": 1800},
 }
+
+
+FAILED_HINT = (
+    "The request was accepted, so cluster {name} now exists in state Failed: run the task again to retry "
+    "(AKS accepts a new PUT on a failed cluster), or delete it with state: absent."
+)
 
 
 def subnet_prefixes(module: AzureModule) -> list[str]:
@@ -381,10 +407,14 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
             f"create AKS cluster {name}",
             wait=params["wait"],
             timeout=params["wait_timeout"],
+            failed_hint=FAILED_HINT.format(name=name),
         )
         if result is None:
             result = as_rest(get_or_none(lambda: client.managed_clusters.get(group, name), f"read AKS cluster {name}"))
         return True, as_rest(result) or {}, changes
+    if provisioning_state(current) == "Deleting":
+        # only without wait (settle() waited otherwise)
+        raise in_progress_error(f"AKS cluster {name}", "Deleting")
     changes, immutable = _aks.compare(params, current)
     if immutable:
         raise AzureModuleError(
@@ -394,6 +424,8 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
         )
     if not changes:
         return False, current, {}
+    if in_transit(current):
+        raise in_progress_error(f"AKS cluster {name}", provisioning_state(current))
     body = _aks.apply_changes(current, params, changes)
     if module.check_mode:
         return True, body, changes
@@ -401,9 +433,10 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
         lambda: client.managed_clusters.begin_create_or_update(
             group, name, models.ManagedCluster(body), polling_interval=params["poll_interval"]
         ),
-        f"update AKS cluster {name}",
+        f"{'repair' if 'provisioning_state' in changes else 'update'} AKS cluster {name}",
         wait=params["wait"],
         timeout=params["wait_timeout"],
+        failed_hint=FAILED_HINT.format(name=name),
     )
     return True, as_rest(result) or body, changes
 
@@ -411,6 +444,8 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
 def ensure_absent(module: AzureModule, client: Any, current: dict | None) -> tuple[bool, dict]:
     if current is None:
         return False, {}
+    if provisioning_state(current) == "Deleting":
+        return False, current  # without wait: the deletion already runs in Azure
     if not module.check_mode:
         params = module.params
         run_lro(
@@ -427,10 +462,17 @@ def ensure_absent(module: AzureModule, client: Any, current: dict | None) -> tup
 def run(module: AzureModule) -> dict[str, Any]:
     params = module.params
     name, group = params["name"], params["resource_group"]
+    check_names(("resource_group", group, "resource_group"), ("managed_cluster", name, "name"))
     if params["state"] == "present":
         preflight(module, read_subnet=False)
     client = module.client(ContainerServiceClient)
-    current = as_rest(get_or_none(lambda: client.managed_clusters.get(group, name), f"read AKS cluster {name}"))
+    current = settle(
+        lambda: as_rest(get_or_none(lambda: client.managed_clusters.get(group, name), f"read AKS cluster {name}")),
+        f"AKS cluster {name}",
+        wait=params["wait"],
+        timeout=params["wait_timeout"],
+        interval=params["poll_interval"],
+    )
     result: dict[str, Any] = {}
     if params["state"] == "present":
         if current is None:

@@ -114,6 +114,7 @@ import tempfile
 import traceback
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
@@ -127,6 +128,7 @@ else:
     IMPORT_ERROR = None
 
 FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 ARGSPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
@@ -207,10 +209,29 @@ def read_existing(path: str) -> tuple[bytes | None, int | None]:
         return None, None
 
 
+def make_private_dirs(directory: str) -> None:
+    """Create ``directory`` and every missing parent with mode 0700 (os.makedirs gives the parents the umask's
+    default, usually 0755); directories that exist are left as they are."""
+    missing = []
+    current = os.path.abspath(directory)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(new, DIR_MODE)  # mkdir's mode is reduced by the umask
+
+
 def write_private(path: str, content: bytes) -> None:
     """Write ``content`` atomically with mode 0600 (never world- or group-readable, even briefly)."""
     directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_private_dirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=directory)
     try:
         os.fchmod(fd, FILE_MODE)
@@ -284,6 +305,10 @@ def run(module: AzureModule) -> dict[str, Any]:
         raise AzureModuleError(f"dest: {path} is a directory; give the path of the kubeconfig file to write")
     if module.params["state"] == "absent":
         return ensure_absent(module, path)
+    check_names(
+        ("resource_group", module.params["resource_group"], "resource_group"),
+        ("managed_cluster", module.params["name"], "name"),
+    )
     return ensure_present(module, path)
 
 

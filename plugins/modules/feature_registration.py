@@ -342,8 +342,6 @@ def run(module: AzureModule) -> dict[str, Any]:
     namespace, feature = parse_feature(params["name"], params["namespace"], params["feature"])
     full_name = f"{namespace}/{feature}"
     desired, wait = params["state"], params["wait"]
-    if params["timeout"] < 0 or params["poll_interval"] < 0:
-        raise AzureModuleError("timeout and poll_interval must be zero or more seconds.")
     module.require_library("azure-mgmt-resource-features", FEATURES_IMPORT_ERROR)
     if params["propagate"]:
         module.require_library("azure-mgmt-resource", RESOURCE_IMPORT_ERROR)

@@ -212,8 +212,6 @@ def run(module: AzureModule) -> dict[str, Any]:
     params = module.params
     namespace = validate_namespace(params["name"], "name")
     desired, wait = params["state"], params["wait"]
-    if params["timeout"] < 0 or params["poll_interval"] < 0:
-        raise AzureModuleError("timeout and poll_interval must be zero or more seconds.")
     module.require_library("azure-mgmt-resource", RESOURCE_IMPORT_ERROR)
 
     providers = module.client(ResourceManagementClient).providers

@@ -17,7 +17,9 @@ description:
   - Built on the current Azure SDK (C(azure-mgmt-resource) 26); requests carry the REST field names.
 options:
   name:
-    description: Name of the resource group.
+    description:
+      - Name of the resource group, 1-90 letters, digits, C(.), C(_), C(-) or parentheses, not ending in C(.)
+        (checked before any request).
     type: str
     required: true
   location:
@@ -38,11 +40,14 @@ options:
     choices: [present, absent]
     default: present
   wait:
-    description: Wait for the deletion (a long-running operation) to finish.
+    description:
+      - Wait for the deletion (a long-running operation) to finish.
+      - Also wait when the group is being deleted by an earlier run before doing anything (with V(false) the task
+        fails saying so when the group should be present).
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for the deletion.
+    description: Seconds to wait for the deletion (zero or more).
     type: int
     default: 1800
 extends_documentation_fragment:
@@ -104,8 +109,12 @@ from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
+from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
+from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
+from ansible_collections.netpol.aks.plugins.module_utils._arm import settle
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
@@ -175,6 +184,8 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
             return True, predicted
         with azure_call(f"create resource group {name}"):
             return True, as_rest(client.resource_groups.create_or_update(name, body))
+    if provisioning_state(current) == "Deleting":
+        raise in_progress_error(f"resource group {name}", "Deleting")  # only without wait
     if params["location"] and not same_location(params["location"], current.get("location") or ""):
         raise AzureModuleError(
             f"location: resource group {name} is in {current.get('location')}, not {params['location']}; "
@@ -194,6 +205,8 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
 def ensure_absent(module: AzureModule, client: Any, current: dict | None) -> tuple[bool, dict]:
     if current is None:
         return False, {}
+    if provisioning_state(current) == "Deleting":
+        return False, current  # without wait: the deletion already runs in Azure
     if not module.check_mode:
         name = module.params["name"]
         run_lro(
@@ -206,9 +219,16 @@ def ensure_absent(module: AzureModule, client: Any, current: dict | None) -> tup
 
 
 def run(module: AzureModule) -> dict[str, Any]:
-    client = module.client(ResourceManagementClient)
     name = module.params["name"]
-    current = as_rest(get_or_none(lambda: client.resource_groups.get(name), f"read resource group {name}"))
+    check_names(("resource_group", name, "name"))
+    client = module.client(ResourceManagementClient)
+    current = settle(
+        lambda: as_rest(get_or_none(lambda: client.resource_groups.get(name), f"read resource group {name}")),
+        f"resource group {name}",
+        wait=module.params["wait"],
+        timeout=module.params["wait_timeout"],
+        interval=module.params["poll_interval"],
+    )
     if module.params["state"] == "present":
         changed, after = ensure_present(module, client, current)
     else:

@@ -15,10 +15,14 @@ description:
     (C(az network vnet create --address-prefixes ... --subnet-name ... --subnet-prefix ...)), or deletes it.
   - Only what you set is compared and changed. Subnets not listed are kept unless O(purge_subnets=true);
     tags are merged unless O(purge_tags=true). Existing subnets keep their other settings.
+  - A network whose last operation failed (provisioning state V(Failed)) is sent again, which retries it, and the
+    task reports a change; a task that fails after its request was accepted reports C(changed=true).
   - Returns the subnet ids, ready for M(netpol.aks.aks_cluster)'s O(netpol.aks.aks_cluster#module:node_pool.vnet_subnet_id).
 options:
   name:
-    description: Name of the virtual network.
+    description:
+      - Name of the virtual network, 2-64 letters, digits, C(_), C(.), C(-), starting with a letter or digit and
+        ending with a letter, digit or C(_) (checked before any request, as are the subnet and group names).
     type: str
     required: true
   resource_group:
@@ -40,7 +44,7 @@ options:
     elements: dict
     suboptions:
       name:
-        description: Subnet name.
+        description: Subnet name, 1-80 characters, same characters as the network name.
         type: str
         required: true
       address_prefix:
@@ -64,11 +68,15 @@ options:
     choices: [present, absent]
     default: present
   wait:
-    description: Wait for the long-running operation to finish.
+    description:
+      - Wait for the long-running deletion to finish (a create or update is always waited for).
+      - Also wait, before comparing or writing anything, when the network is in the middle of an operation
+        started earlier (V(Updating), V(Deleting), for example by a run that was interrupted). With V(false) such
+        a network is left alone when nothing needs to change, and the task fails saying so when something does.
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for the long-running operation.
+    description: Seconds to wait for a long-running operation (zero or more).
     type: int
     default: 900
 extends_documentation_fragment:
@@ -146,9 +154,15 @@ import traceback
 from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._arm import LRO_ARGSPEC
+from ansible_collections.netpol.aks.plugins.module_utils._arm import REPAIRABLE_STATES
 from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
+from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
+from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
+from ansible_collections.netpol.aks.plugins.module_utils._arm import in_transit
+from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
+from ansible_collections.netpol.aks.plugins.module_utils._arm import settle
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 
@@ -326,9 +340,15 @@ def ensure_present(module: AzureModule, current: dict | None) -> tuple[bool, dic
             f"location: virtual network {name} is in {current.get('location')}, not {params['location']}; "
             "a virtual network cannot move"
         )
+    elif provisioning_state(current) == "Deleting":
+        raise in_progress_error(f"virtual network {name}", "Deleting")  # only without wait
     body = desired_body(params, current)
-    if current is not None and not differs(summarize(current), summarize(body)):
+    # A network whose last operation failed is sent again: the network resource provider retries it.
+    repair = provisioning_state(current) in REPAIRABLE_STATES
+    if current is not None and not repair and not differs(summarize(current), summarize(body)):
         return False, current
+    if in_transit(current):
+        raise in_progress_error(f"virtual network {name}", provisioning_state(current))
     if module.check_mode:
         return True, predicted(module, body)
     client = module.client(NetworkManagementClient)
@@ -336,9 +356,13 @@ def ensure_present(module: AzureModule, current: dict | None) -> tuple[bool, dic
         lambda: client.virtual_networks.begin_create_or_update(
             group, name, models.VirtualNetwork(body), polling_interval=params["poll_interval"]
         ),
-        f"{'create' if current is None else 'update'} virtual network {name}",
+        f"{'create' if current is None else 'repair' if repair else 'update'} virtual network {name}",
         wait=True,
         timeout=params["wait_timeout"],
+        failed_hint=(
+            f"The request was accepted, so virtual network {name} is now in state Failed: run the task again to "
+            "retry, or delete it with state: absent."
+        ),
     )
     return True, as_rest(result)
 
@@ -346,6 +370,8 @@ def ensure_present(module: AzureModule, current: dict | None) -> tuple[bool, dic
 def ensure_absent(module: AzureModule, current: dict | None) -> tuple[bool, dict]:
     if current is None:
         return False, {}
+    if provisioning_state(current) == "Deleting":
+        return False, current  # without wait: the deletion already runs in Azure
     if not module.check_mode:
         params = module.params
         client = module.client(NetworkManagementClient)
@@ -362,14 +388,25 @@ def ensure_absent(module: AzureModule, current: dict | None) -> tuple[bool, dict
 
 def run(module: AzureModule) -> dict[str, Any]:
     params = module.params
+    check_names(
+        ("resource_group", params["resource_group"], "resource_group"),
+        ("virtual_network", params["name"], "name"),
+        *[("subnet", s["name"], f"subnets[{i}].name") for i, s in enumerate(params.get("subnets") or [])],
+    )
     if params["state"] == "present":
         validate(params)
     client = module.client(NetworkManagementClient)
-    current = as_rest(
-        get_or_none(
-            lambda: client.virtual_networks.get(params["resource_group"], params["name"]),
-            f"read virtual network {params['name']}",
-        )
+    current = settle(
+        lambda: as_rest(
+            get_or_none(
+                lambda: client.virtual_networks.get(params["resource_group"], params["name"]),
+                f"read virtual network {params['name']}",
+            )
+        ),
+        f"virtual network {params['name']}",
+        wait=params["wait"],
+        timeout=params["wait_timeout"],
+        interval=params["poll_interval"],
     )
     if params["state"] == "present":
         changed, after = ensure_present(module, current)

@@ -86,3 +86,35 @@ def sdk_clients(double) -> dict[str, Any]:
         "network": NetworkManagementClient(credential, sub, **common),
         "aks": ContainerServiceClient(credential, sub, **common),
     }
+
+
+def start_playbook(playbook: Path, env: dict[str, str], tmp_path: Path):
+    """Start ansible-playbook in the background, in its own process group (as a terminal runs it), so a test can
+    interrupt it as Ctrl-C does: ``os.killpg(proc.pid, signal.SIGINT)``."""
+    import os
+    import subprocess
+
+    from tests.integration.conftest import ANSIBLE_PLAYBOOK
+    from tests.integration.conftest import ROOT
+
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    run_env = {
+        **os.environ,
+        "HOME": str(home),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
+        "TMPDIR": str(tmp_path),
+        "ANSIBLE_NOCOLOR": "1",
+        **env,
+    }
+    return subprocess.Popen(
+        [str(ANSIBLE_PLAYBOOK), str(playbook)],
+        cwd=ROOT,
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 
 import pytest
 
@@ -10,6 +13,7 @@ from tests.integration._azure_playbooks import changed_flags
 from tests.integration._azure_playbooks import ladder
 from tests.integration._azure_playbooks import ladder_names
 from tests.integration._azure_playbooks import sdk_clients
+from tests.integration._azure_playbooks import start_playbook
 from tests.integration._azure_playbooks import write_playbook
 from tests.integration._azure_playbooks import writes
 
@@ -215,20 +219,117 @@ def test_network_profile_change_fails_naming_the_field(ansible_playbook, azure_d
     assert len(cluster_puts(azure_double)) == 1  # only the create
 
 
-def test_failed_create_reports_the_arm_error_code(ansible_playbook, azure_double, tmp_path):
+def test_failed_create_is_reported_as_a_change_and_repaired_by_the_next_run(ansible_playbook, azure_double, tmp_path):
     azure_double.faults(
         fault="lro_failed",
         method="PUT",
-        path="*/managedClusters/*",
-        code="VMExtensionProvisioningError",
-        message="Unable to establish outbound connection from agents (simulated).",
+        path="*/managedClusters/myAKSCluster",
+        code="QuotaExceeded",
+        message="Operation could not be completed as it results in exceeding approved quota (simulated).",
     )
-    tasks = [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": walkthrough(), "ignore_errors": True}]
+    tasks = [
+        *NETWORK,
+        {"name": "Create", "netpol.aks.aks_cluster": walkthrough(), "ignore_errors": True},
+        {"name": "Rerun (check)", "netpol.aks.aks_cluster": walkthrough(), "check_mode": True},
+        {"name": "Rerun", "netpol.aks.aks_cluster": walkthrough()},
+        {"name": "Rerun again", "netpol.aks.aks_cluster": walkthrough()},
+    ]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.rc == 0, run.output
     result = run.result("Create")
     assert result["failed"]
-    assert "VMExtensionProvisioningError" in result["msg"]
-    assert result["azure_error"]["code"] == "VMExtensionProvisioningError"
+    assert result["changed"] is True  # the PUT was accepted: the cluster exists now
+    assert "QuotaExceeded" in result["msg"]
+    assert "exists in state Failed: run the task again to retry" in result["msg"]
+    assert result["azure_error"]["code"] == "QuotaExceeded"
+    assert run.result("Rerun (check)")["changed"] is True
+    repaired = run.result("Rerun")
+    assert repaired["changed"] is True
+    assert repaired["changes"] == {"provisioning_state": ["Failed", "Succeeded"]}
+    assert repaired["cluster"]["provisioning_state"] == "Succeeded"
+    assert run.result("Rerun again")["changed"] is False
+    assert len(cluster_puts(azure_double)) == 2  # the create, then one repair
+
+
+def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_double, tmp_path):
+    """Ctrl-C (a real SIGINT to ansible-playbook's process group) while the cluster is being created."""
+    # AKS takes minutes whether anyone polls or not: here 20 s of wall-clock time (longer than it takes to start
+    # the second run), polls do not shorten it
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 20}
+    )
+    slow = walkthrough(poll_interval=0.3)
+    first = write_playbook(tmp_path, [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": slow}], "first.yml")
+    proc = start_playbook(first, azure_double.env, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not cluster_puts(azure_double):
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "the cluster PUT never came"
+            time.sleep(0.1)
+        time.sleep(0.5)  # the module is now polling the operation
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0, output
+    clusters = azure_double.state()["managed_clusters"]
+    assert [c["properties"]["provisioningState"] for c in clusters.values()] == ["Creating"]
+
+    kubeconfig = tmp_path / "kube" / "config"
+    tasks = [
+        *NETWORK,
+        {"name": "Create", "netpol.aks.aks_cluster": slow},
+        {
+            "name": "Credentials",
+            "netpol.aks.aks_credentials": {"name": "myAKSCluster", "resource_group": GROUP, "dest": str(kubeconfig)},
+        },
+    ]
+    put_time = cluster_puts(azure_double)[0]["time"]
+    last_seq = azure_double.requests()[-1]["seq"]
+    run = ansible_playbook(write_playbook(tmp_path, tasks, "rerun.yml"), env=azure_double.env)
+    assert run.rc == 0, run.output
+    reads = [
+        r
+        for r in azure_double.requests(since=last_seq)
+        if r["method"] == "GET" and r["path"].lower().endswith("/managedclusters/myakscluster")
+    ]
+    assert reads[0]["time"] < put_time + 20, "the rerun came too late to find the cluster still Creating"
+    assert reads[-1]["time"] >= put_time + 20 - 0.5  # it read until the create ended
+    resumed = run.result("Create")
+    assert resumed["changed"] is False  # it waited for the create started by the first run, and wrote nothing
+    assert resumed["cluster"]["provisioning_state"] == "Succeeded"
+    assert run.result("Credentials")["changed"] is True
+    assert kubeconfig.exists()
+    assert len(cluster_puts(azure_double)) == 1
+
+
+def test_without_wait_a_cluster_in_progress_is_left_alone_or_refused(ansible_playbook, azure_double, tmp_path):
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 600}
+    )
+    tasks = [
+        *NETWORK,
+        {"name": "Start", "netpol.aks.aks_cluster": walkthrough(wait=False)},
+        {"name": "Same", "netpol.aks.aks_cluster": walkthrough(wait=False)},
+        {
+            "name": "Scale",
+            "netpol.aks.aks_cluster": walkthrough(
+                wait=False, node_pool={"count": 3, "vnet_subnet_id": "{{ vnet.subnet_ids.myAKSSubnet }}"}
+            ),
+            "ignore_errors": True,
+        },
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.result("Start")["changed"] is True
+    assert run.result("Same")["changed"] is False
+    assert run.result("Same")["cluster"]["provisioning_state"] == "Creating"
+    scale = run.result("Scale")
+    assert scale["failed"]
+    assert "AKS cluster myAKSCluster is Creating: an operation started earlier is still running" in scale["msg"]
+    assert len(cluster_puts(azure_double)) == 1
 
 
 # --- the double itself is as strict as AKS (the module's preflight bypassed) -----------------------
@@ -308,7 +409,9 @@ def test_double_refuses_network_profile_changes(sdk, azure_double):
 
 
 def test_wait_timeout_fails_naming_the_operation(ansible_playbook, azure_double, tmp_path):
-    azure_double.control("POST", "/_fake/aks", {"operation_polls": 100000})
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 600}
+    )
     slow = walkthrough(wait_timeout=1, poll_interval=0.2)
     tasks = [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": slow, "ignore_errors": True}]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)

@@ -11,6 +11,7 @@ import yaml
 from tests.integration._azure_playbooks import changed_flags
 from tests.integration._azure_playbooks import ladder
 from tests.integration._azure_playbooks import ladder_names
+from tests.integration._azure_playbooks import sdk_clients
 from tests.integration._azure_playbooks import write_playbook
 
 GROUP = "myResourceGroup-NP"
@@ -126,3 +127,21 @@ def test_admin_credentials_and_missing_cluster(ansible_playbook, azure_double, t
     assert missing_result["failed"]
     assert "ResourceNotFound" in missing_result["msg"]
     assert not (tmp_path / "nope").exists()
+
+
+def test_fake_info_does_not_hand_out_the_kubernetes_token(azure_double, tmp_path):
+    info = kube_double_info(azure_double, tmp_path)
+    published = azure_double.control("GET", "/_fake/info")
+    assert TOKEN not in repr(published)
+    assert published["kube"] == {"url": info["url"], "ca_file": info["ca_file"]}
+    # the token still reaches the one place that needs it: the kubeconfig of listClusterUserCredential
+    clients = sdk_clients(azure_double)
+    clients["resources"].resource_groups.create_or_update(GROUP, {"location": "eastus"})
+    cluster = {
+        "location": "eastus",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {"dnsPrefix": "np", "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "mode": "System"}]},
+    }
+    clients["aks"].managed_clusters.begin_create_or_update(GROUP, "myAKSCluster", cluster).result()
+    kubeconfig = clients["aks"].managed_clusters.list_cluster_user_credentials(GROUP, "myAKSCluster").kubeconfigs[0]
+    assert yaml.safe_load(kubeconfig.value)["users"][0]["user"]["token"] == TOKEN

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,9 +42,7 @@ def _put_widget(req: Request):
             "Succeeded" if succeeded else "Failed"
         )
 
-    return start_lro(
-        req, namespace="Test.Double", location="eastus", on_done=done, polls=2, body=widgets[req.params["name"]]
-    )
+    return start_lro(req, namespace="Test.Double", location="eastus", on_done=done, body=widgets[req.params["name"]])
 
 
 @route("GET", "/subscriptions/{subscriptionId}/providers/Test.Double/broken")
@@ -352,6 +351,26 @@ def test_lro_helper(azure_double, access_token):
     assert azure_double.state()["test_widgets"]["w1"]["properties"]["provisioningState"] == "Succeeded"
     # the status URL needs a token too
     assert call(azure_double, "GET", op_url)[0] == 401
+
+
+def test_lro_ends_with_wall_clock_time_without_being_polled(azure_double, access_token):
+    """As in ARM, an operation goes on (and ends) while nobody polls it: a client cut off finds it done."""
+    settings = azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Test.Double", "polls": None, "seconds": 1}
+    )
+    assert settings == {"namespace": "test.double", "polls": None, "seconds": 1.0}
+    path = sub(azure_double, "/providers/Test.Double/widgets/w4?api-version=2099-01-01")
+    _, headers, body = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
+    assert body["properties"]["provisioningState"] == "Creating"
+    op_url = headers["Azure-AsyncOperation"]
+    # polling does not end it early when the polls shortcut is off
+    assert [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _ in range(5)] == ["InProgress"] * 5
+    time.sleep(1.2)
+    # nobody polled in between: the state (not the status URL) shows the end
+    assert azure_double.state()["test_widgets"]["w4"]["properties"]["provisioningState"] == "Succeeded"
+    assert call(azure_double, "GET", op_url, token=access_token)[2]["status"] == "Succeeded"
+    # other namespaces keep the defaults
+    assert azure_double.control("POST", "/_fake/operations", {})["polls"] == 2
 
 
 def test_lro_failure_on_demand(azure_double, access_token):

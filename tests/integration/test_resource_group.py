@@ -73,3 +73,70 @@ def test_failed_delete_reports_arm_code(ansible_playbook, azure_double, tmp_path
     run = ansible_playbook(delete, env=azure_double.env)
     assert run.rc != 0
     assert "ResourceGroupDeletionBlocked" in run.result("Delete")["msg"]
+    assert run.result("Delete")["changed"] is True  # the DELETE was accepted
+
+
+def test_a_group_being_deleted_is_waited_for_then_created_again(ansible_playbook, azure_double, tmp_path):
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.Resources", "polls": None, "seconds": 12}
+    )
+    absent = {"name": RG["name"], "state": "absent"}
+    tasks = [
+        {"name": "Create", "netpol.aks.resource_group": RG},
+        {"name": "Start deleting", "netpol.aks.resource_group": {**absent, "wait": False}},
+        {"name": "Delete without wait again", "netpol.aks.resource_group": {**absent, "wait": False}},
+        {"name": "Present without wait", "netpol.aks.resource_group": {**RG, "wait": False}, "ignore_errors": True},
+        {"name": "Present", "netpol.aks.resource_group": {**RG, "poll_interval": 0.2}},
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.rc == 0, run.output
+    assert changed_flags(run, ["Start deleting", "Delete without wait again"]) == [True, False]
+    refused = run.result("Present without wait")
+    assert refused["failed"]
+    assert "resource group myResourceGroup-NP is Deleting: an operation started earlier" in refused["msg"]
+    present = run.result("Present")
+    assert present["changed"] is True
+    assert present["resource_group"]["provisioning_state"] == "Succeeded"
+    assert [r["method"] for r in writes(azure_double)] == ["PUT", "DELETE", "PUT"]
+    assert list(azure_double.state()["resource_groups"]) == ["myresourcegroup-np"]
+
+
+def test_names_are_checked_with_arm_rules_before_any_request(ansible_playbook, azure_double, tmp_path):
+    vnet = {"resource_group": "rg", "name": "vnet", "address_prefixes": ["10.0.0.0/8"]}
+    cases = {
+        "Empty group": ("resource_group", {"name": "", "location": "eastus"}, "name: '' is not a valid resource group"),
+        "Group ending with a dot": ("resource_group", {"name": "rg.", "state": "absent"}, "name: 'rg.'"),
+        "Network too short": ("virtual_network", {**vnet, "name": "v"}, "name: 'v' is not a valid virtual network"),
+        "Network group": ("virtual_network", {**vnet, "resource_group": "my rg"}, "resource_group: 'my rg'"),
+        "Subnet": (
+            "virtual_network",
+            {**vnet, "subnets": [{"name": "-s", "address_prefix": "10.240.0.0/16"}]},
+            "subnets[0].name: '-s' is not a valid subnet name",
+        ),
+        "Cluster": (
+            "aks_cluster",
+            {"name": "my.cluster", "resource_group": "rg", "state": "absent"},
+            "name: 'my.cluster' is not a valid AKS cluster name",
+        ),
+        "DNS prefix": (
+            "aks_cluster",
+            {"name": "c", "resource_group": "rg", "location": "eastus", "dns_prefix": "my_prefix"},
+            "dns_prefix: 'my_prefix' is not a valid DNS prefix",
+        ),
+        "Credentials": (
+            "aks_credentials",
+            {"name": "c_", "resource_group": "rg", "dest": str(tmp_path / "kubeconfig")},
+            "name: 'c_' is not a valid AKS cluster name",
+        ),
+    }
+    tasks = [
+        {"name": name, f"netpol.aks.{module}": args, "ignore_errors": True} for name, (module, args, _) in cases.items()
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    for name, (_module, _args, message) in cases.items():
+        result = run.result(name)
+        assert result["failed"], name
+        assert message in result["msg"], (name, result["msg"])
+        assert "nothing was" in result["msg"].lower()
+    assert azure_double.requests() == []  # not even a token request
+    assert not (tmp_path / "kubeconfig").exists()

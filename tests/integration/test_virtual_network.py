@@ -152,3 +152,56 @@ def test_double_rejects_snake_case_and_failed_operation(ansible_playbook, azure_
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     assert run.result("Create")["failed"]
     assert "NetcfgInternalError" in run.result("Create")["msg"]
+
+
+def test_failed_network_is_reported_as_a_change_and_repaired_by_the_next_run(ansible_playbook, azure_double, tmp_path):
+    azure_double.faults(fault="lro_failed", method="PUT", path="*/virtualNetworks/myVnet", code="NetcfgInternalError")
+    tasks = [
+        {"name": "Group", "netpol.aks.resource_group": RG},
+        {"name": "Create", "netpol.aks.virtual_network": VNET, "ignore_errors": True},
+        *ladder("virtual_network", VNET, "Rerun"),
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    assert run.rc == 0, run.output
+    failed = run.result("Create")
+    assert failed["failed"]
+    assert failed["changed"] is True
+    assert "NetcfgInternalError" in failed["msg"]
+    assert "is now in state Failed: run the task again to retry" in failed["msg"]
+    assert changed_flags(run, ladder_names("Rerun")) == [True, True, False, False]
+    assert run.result("Rerun")["virtual_network"]["provisioning_state"] == "Succeeded"
+    puts = [r for r in writes(azure_double) if r["method"] == "PUT" and "/virtualNetworks/" in r["path"]]
+    assert len(puts) == 2  # the create, then one repair
+
+
+def test_timing_options_of_every_azure_module_are_checked_before_any_request(ansible_playbook, azure_double, tmp_path):
+    cases = {
+        "Network poll interval": ("virtual_network", {**VNET, "poll_interval": -1}, "poll_interval: -1.0"),
+        "Network wait timeout": ("virtual_network", {**VNET, "wait_timeout": -1}, "wait_timeout: -1"),
+        "Group wait timeout": ("resource_group", {**RG, "wait_timeout": -1}, "wait_timeout: -1"),
+        "Cluster poll interval": (
+            "aks_cluster",
+            {"name": "c", "resource_group": "rg", "location": "eastus", "poll_interval": "inf"},
+            "poll_interval: inf",
+        ),
+        "Feature timeout": (
+            "feature_registration",
+            {"name": "Microsoft.ContainerService/EnableNetworkPolicy", "timeout": -1},
+            "timeout: -1",
+        ),
+        "Provider poll interval": (
+            "provider_registration",
+            {"name": "Microsoft.ContainerService", "poll_interval": -0.5},
+            "poll_interval: -0.5",
+        ),
+    }
+    tasks = [
+        {"name": name, f"netpol.aks.{module}": args, "ignore_errors": True} for name, (module, args, _) in cases.items()
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    for name, (_module, _args, message) in cases.items():
+        result = run.result(name)
+        assert result["failed"], name
+        assert result["msg"].startswith(message), result["msg"]
+        assert "use zero or more" in result["msg"]
+    assert azure_double.requests() == []  # not even a token request

@@ -43,7 +43,6 @@ from tests.fakes.azure.server import ArmError
 from tests.fakes.azure.server import Request
 from tests.fakes.azure.server import Response
 from tests.fakes.azure.server import State
-from tests.fakes.azure.server import control
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
@@ -81,28 +80,9 @@ def _schema() -> dict[str, Any]:
     return schema(models.ManagedCluster)
 
 
-# InProgress answers of a managed-cluster operation before it ends (AKS takes minutes; the double
-# answers at once unless a test asks for more, e.g. to see a wait time out).
-DEFAULT_OPERATION_POLLS = 2
-
-
 @on_reset
 def seed(state: State) -> None:
     state.bucket("managed_clusters").clear()
-    state.bucket("aks_settings").update(operation_polls=DEFAULT_OPERATION_POLLS)
-
-
-@control("POST", "/_fake/aks")
-def configure_aks(state: State, spec: Any) -> Any:
-    """Settings of the managed-cluster routes: {"operation_polls": N} (InProgress answers per operation)."""
-    if not isinstance(spec, dict) or set(spec) - {"operation_polls"}:
-        raise ValueError('POST /_fake/aks takes {"operation_polls": N}')
-    polls = int(spec.get("operation_polls", DEFAULT_OPERATION_POLLS))
-    if polls < 0:
-        raise ValueError("operation_polls must be zero or more")
-    settings = state.bucket("aks_settings")
-    settings["operation_polls"] = polls
-    return dict(settings)
 
 
 def _key(group: str, name: str) -> str:
@@ -485,7 +465,6 @@ def _start(req: Request, cluster: dict[str, Any], status: int, state_name: str) 
         namespace="Microsoft.ContainerService",
         location=cluster["location"],
         on_done=settle_provisioning("managed_clusters", key),
-        polls=req.state.bucket("aks_settings").get("operation_polls", DEFAULT_OPERATION_POLLS),
         status=status,
         body=_public(cluster),
     )
@@ -540,7 +519,6 @@ def delete_cluster(req: Request) -> Response:
         bucket="managed_clusters",
         key=_key(group_name, name),
         namespace="Microsoft.ContainerService",
-        polls=req.state.bucket("aks_settings").get("operation_polls", DEFAULT_OPERATION_POLLS),
     )
 
 

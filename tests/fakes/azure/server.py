@@ -61,15 +61,19 @@ needs editing. In it::
     ``POST /_fake/kube`` set: ``{"url", "ca_file", "token", ...}``; survives resets; use it to build
     the kubeconfig of ``listClusterUserCredential``).
 
-``start_lro(req, *, namespace, location, on_done, polls=2, status=201, body=None, location_header=False)``
+``start_lro(req, *, namespace, location, on_done, polls=None, seconds=None, status=201, body=None,
+location_header=False)``
     Start an ARM long-running operation and return the first response: ``status`` (201 or 202) with
     ``body``, ``Azure-AsyncOperation`` (and ``Location`` when asked) pointing at
     ``/subscriptions/{sub}/providers/{namespace}/locations/{location}/operations/{id}``, and
-    ``Retry-After: 0``. That status URL answers ``InProgress`` ``polls`` times, then ``Succeeded``
-    (``Failed`` with an ARM error when a ``lro_failed`` fault matches the starting request).
-    ``on_done(state, succeeded: bool, error: dict | None)`` runs once, when the operation ends:
-    flip your resource's ``provisioningState`` there. ``POST /_fake/operations/settle`` ends
-    every running operation (for clients that do not wait).
+    ``Retry-After: 0``. The operation ends ``seconds`` after it started, wall-clock time, whether
+    anyone polls it or not (as in ARM: a client that was cut off finds it finished later); as a
+    shortcut for fast tests it also ends after ``polls`` ``InProgress`` answers of its status URL
+    (``None``: no shortcut). Both default to the settings of ``POST /_fake/operations`` for the
+    namespace. It ends ``Succeeded``, or ``Failed`` with an ARM error when a ``lro_failed`` fault
+    matches the starting request. ``on_done(state, succeeded: bool, error: dict | None)`` runs once,
+    when the operation ends: flip your resource's ``provisioningState`` there.
+    ``POST /_fake/operations/settle`` ends every running operation at once.
 
 ``control(method, path)``
     Register an extra ``/_fake/...`` control endpoint: ``handler(state, parsed_json_body) -> JSON``
@@ -318,18 +322,58 @@ class Request:
             ) from exc
 
 
+class _Unset:
+    pass
+
+
+_UNSET = _Unset()
+
+# How long long-running operations take, per resource provider namespace (lower case) or "*" for
+# the rest: wall-clock seconds, and the optional "after N polls" shortcut. POST /_fake/operations.
+DEFAULT_OPERATION_SETTINGS = {"polls": 2, "seconds": 5.0}
+
+
+def operation_settings(state: State, namespace: str) -> dict[str, Any]:
+    """The duration settings of operations started now in ``namespace``."""
+    settings = state.bucket("_operation_settings")
+    return dict(settings.get(namespace.lower()) or settings.get("*") or DEFAULT_OPERATION_SETTINGS)
+
+
+def _configure_operations(state: State, spec: Any) -> dict[str, Any]:
+    if not isinstance(spec, dict) or set(spec) - {"namespace", "polls", "seconds"}:
+        raise ValueError('POST /_fake/operations takes {"namespace"?: NS, "polls"?: N|null, "seconds"?: S}')
+    namespace = (spec.get("namespace") or "*").lower()
+    current = operation_settings(state, namespace if namespace != "*" else "*")
+    if "polls" in spec:
+        if spec["polls"] is not None and int(spec["polls"]) < 0:
+            raise ValueError("polls must be zero or more (or null: end by time only)")
+        current["polls"] = None if spec["polls"] is None else int(spec["polls"])
+    if "seconds" in spec:
+        if float(spec["seconds"]) < 0:
+            raise ValueError("seconds must be zero or more")
+        current["seconds"] = float(spec["seconds"])
+    state.bucket("_operation_settings")[namespace] = current
+    return {"namespace": namespace, **current}
+
+
 def start_lro(
     req: Request,
     *,
     namespace: str,
     location: str,
     on_done: Callable[[State, bool, dict[str, Any] | None], None],
-    polls: int = 2,
+    polls: int | _Unset | None = _UNSET,
+    seconds: float | None = None,
     status: int = 201,
     body: Any = None,
     location_header: bool = False,
 ) -> Response:
     """Start an ARM long-running operation (see the module docstring)."""
+    settings = operation_settings(req.state, namespace)
+    if isinstance(polls, _Unset):
+        polls = settings["polls"]
+    if seconds is None:
+        seconds = settings["seconds"]
     op_id = str(uuid.uuid4())
     fault = req.server.take_fault(req, kinds=("lro_failed",))
     error = None
@@ -344,7 +388,8 @@ def start_lro(
     req.state.bucket("_operations")[op_id] = {
         "id": op_path,
         "name": op_id,
-        "polls_left": max(0, int(polls)),
+        "polls_left": None if polls is None else max(0, int(polls)),
+        "deadline": time.monotonic() + max(0.0, float(seconds)),
         "status": "InProgress",
         "error": error,
         "startTime": _now(),
@@ -369,7 +414,7 @@ def settle_provisioning(bucket: str, key: str) -> Callable[[State, bool, dict[st
     return done
 
 
-def start_delete_lro(req: Request, *, bucket: str, key: str, namespace: str, polls: int = 2) -> Response:
+def start_delete_lro(req: Request, *, bucket: str, key: str, namespace: str) -> Response:
     """DELETE of a stored resource as ARM runs it: ``Deleting`` now, gone when the operation succeeds,
     ``Failed`` when it fails (202 + Azure-AsyncOperation + Location)."""
     resource = req.state.bucket(bucket)[key]
@@ -387,7 +432,6 @@ def start_delete_lro(req: Request, *, bucket: str, key: str, namespace: str, pol
         namespace=namespace,
         location=resource["location"],
         on_done=done,
-        polls=polls,
         status=202,
         location_header=True,
     )
@@ -445,7 +489,7 @@ def _lookup_operation(req: Request) -> dict[str, Any]:
 
 def _read_operation(req: Request) -> Response:
     op = _lookup_operation(req)
-    if op["status"] == "InProgress":
+    if op["status"] == "InProgress" and op["polls_left"] is not None:
         if op["polls_left"] > 0:
             op["polls_left"] -= 1
         else:
@@ -612,6 +656,14 @@ class FakeAzure:
                 return fault
         return None
 
+    def advance_operations(self) -> None:
+        """End the operations whose time is up (run before every request: time passes for everyone)."""
+        now = time.monotonic()
+        with self.lock:
+            for op in list(self.state.bucket("_operations").values()):
+                if op["status"] == "InProgress" and op["deadline"] <= now:
+                    _finish_operation(self.state, op)
+
     def settle_operations(self) -> int:
         with self.lock:
             running = [op for op in self.state.bucket("_operations").values() if op["status"] == "InProgress"]
@@ -698,6 +750,8 @@ def _load_route_modules() -> None:
 # --------------------------------------------------------------------------------------------------
 
 REDACTED_FORM_FIELDS = ("client_secret", "client_assertion", "password", "refresh_token")
+# Keys of the Kubernetes double's connection facts (POST /_fake/kube, --kube-info) that GET /_fake/info leaves out.
+SECRET_KUBE_KEYS = ("token", "client_key", "client_key_data", "password")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -747,6 +801,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
         req = Request(self.command.upper(), split.path, query, headers, self._read_body(), fake)
+        fake.advance_operations()
         try:
             response = _control(req) if split.path.startswith("/_fake/") or split.path == "/_fake" else self._serve(req)
         except _DropConnection:
@@ -972,13 +1027,20 @@ def _control(req: Request) -> Response:
             with fake.lock:
                 return Response(200, fake.state.dump())
         if path == "/_fake/info" and req.method == "GET":
-            return Response(200, {**fake.info(), "kube": fake.state.kube})
+            # Connection facts only: the Kubernetes double's bearer token is a secret, not handed out here.
+            kube = fake.state.kube
+            if kube is not None:
+                kube = {k: v for k, v in kube.items() if k not in SECRET_KUBE_KEYS}
+            return Response(200, {**fake.info(), "kube": kube})
         if path == "/_fake/kube" and req.method == "POST":
             with fake.lock:
                 fake.state.kube = json.loads(req.body or b"{}")
             return Response(204)
         if path == "/_fake/operations/settle" and req.method == "POST":
             return Response(200, {"settled": fake.settle_operations()})
+        if path == "/_fake/operations" and req.method == "POST":
+            with fake.lock:
+                return Response(200, _configure_operations(fake.state, json.loads(req.body or b"{}")))
         for handler_path, method, handler in CONTROL_HANDLERS:
             if path == handler_path and req.method == method:
                 with fake.lock:

@@ -58,3 +58,141 @@ def test_get_or_none():
 
     assert _arm.get_or_none(missing, "read x") is None
     assert _arm.get_or_none(lambda: 1, "read x") == 1
+
+
+def test_run_lro_failure_after_the_write_reports_changed_and_the_hint():
+    error = HttpResponseError(message="Quota exceeded")
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(lambda: Poller(error=error), "create AKS cluster c", failed_hint="Run again to retry.")
+    assert excinfo.value.details["changed"] is True
+    assert str(excinfo.value).startswith("Failed to create AKS cluster c: Quota exceeded")
+    assert str(excinfo.value).endswith("Run again to retry.")
+
+
+def test_run_lro_timeout_reports_changed():
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(lambda: Poller(done=False), "create x", timeout=3)
+    assert excinfo.value.details["changed"] is True
+
+
+def test_run_lro_rejected_request_is_not_a_change():
+    def begin():
+        raise HttpResponseError(message="bad request")
+
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(begin, "create x")
+    assert "changed" not in excinfo.value.details
+
+
+def resource(state):
+    return {"name": "r", "properties": {"provisioningState": state}}
+
+
+@pytest.mark.parametrize(
+    ("state", "running"),
+    [
+        ("Creating", True),
+        ("Updating", True),
+        ("Deleting", True),
+        ("Upgrading", True),
+        ("Succeeded", False),
+        ("Failed", False),
+        ("Canceled", False),
+        (None, False),
+    ],
+)
+def test_in_transit(state, running):
+    assert _arm.in_transit(resource(state) if state else {"name": "r"}) is running
+
+
+def test_settle_waits_for_an_operation_started_earlier():
+    reads = iter([resource("Creating"), resource("Creating"), resource("Succeeded")])
+    assert _arm.settle(lambda: next(reads), "cluster c", wait=True, timeout=10, interval=0) == resource("Succeeded")
+
+
+def test_settle_a_deletion_that_ends_gives_none():
+    reads = iter([resource("Deleting"), None])
+    assert _arm.settle(lambda: next(reads), "cluster c", wait=True, timeout=10, interval=0) is None
+
+
+def test_settle_without_wait_returns_what_it_read():
+    assert _arm.settle(lambda: resource("Creating"), "cluster c", wait=False, timeout=10, interval=0) == resource(
+        "Creating"
+    )
+
+
+def test_settle_timeout_names_the_state_and_the_option():
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.settle(lambda: resource("Updating"), "cluster c", wait=True, timeout=0, interval=0)
+    assert str(excinfo.value).startswith("cluster c is still Updating after")
+    assert "wait_timeout 0 s" in str(excinfo.value)
+    assert "nothing was changed" in str(excinfo.value)
+    assert excinfo.value.code == "Timeout"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("resource_group", "myResourceGroup-NP"),
+        ("resource_group", "a"),
+        ("resource_group", "rg_(test).1"),
+        ("resource_group", "Grüppe"),  # ARM takes Unicode letters
+        ("resource_group", "x" * 90),
+        ("virtual_network", "myVnet"),
+        ("virtual_network", "v1"),
+        ("virtual_network", "my.vnet_"),
+        ("virtual_network", "x" * 64),
+        ("subnet", "s"),
+        ("subnet", "myAKSSubnet"),
+        ("subnet", "x" * 80),
+        ("managed_cluster", "myAKSCluster"),
+        ("managed_cluster", "a"),
+        ("managed_cluster", "my_aks-1"),
+        ("managed_cluster", "x" * 63),
+        ("dns_prefix", "myaks-np"),
+        ("dns_prefix", "x" * 54),
+    ],
+)
+def test_names_arm_accepts(kind, value):
+    assert _arm.name_error(kind, value, "name") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "rule"),
+    [
+        ("resource_group", "", "1-90"),
+        ("resource_group", "x" * 91, "1-90"),
+        ("resource_group", "rg.", "not ending in '.'"),
+        ("resource_group", "my rg", "letters, digits"),
+        ("resource_group", "rg/1", "letters, digits"),
+        ("resource_group", None, "1-90"),
+        ("virtual_network", "v", "2-64"),
+        ("virtual_network", "x" * 65, "2-64"),
+        ("virtual_network", "-vnet", "starting with a letter or digit"),
+        ("virtual_network", "vnet.", "ending with a letter, digit or '_'"),
+        ("virtual_network", "my$vnet", "letters, digits"),
+        ("subnet", "", "1-80"),
+        ("subnet", "x" * 81, "1-80"),
+        ("subnet", "_s", "starting with a letter or digit"),
+        ("subnet", "s-", "ending with a letter, digit or '_'"),
+        ("managed_cluster", "", "1-63"),
+        ("managed_cluster", "x" * 64, "1-63"),
+        ("managed_cluster", "my.cluster", "'-' or '_'"),
+        ("managed_cluster", "cluster_", "starting and ending with a letter or digit"),
+        ("dns_prefix", "x" * 55, "1-54"),
+        ("dns_prefix", "my_prefix", "letters, digits or '-'"),
+    ],
+)
+def test_names_arm_refuses_name_the_option_and_the_rule(kind, value, rule):
+    message = _arm.name_error(kind, value, "opt")
+    assert message.startswith(f"opt: {value!r} is not a valid ")
+    assert rule in message
+
+
+def test_check_names_lists_every_bad_name():
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.check_names(("resource_group", "rg.", "resource_group"), ("virtual_network", "v", "name"))
+    assert str(excinfo.value).startswith("resource_group: 'rg.' is not a valid resource group name")
+    assert "; name: 'v' is not a valid virtual network name" in str(excinfo.value)
+    assert str(excinfo.value).endswith("Nothing was requested or changed.")
+    _arm.check_names(("subnet", "ok", "subnets[0].name"))

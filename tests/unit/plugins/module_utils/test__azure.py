@@ -338,3 +338,15 @@ def test_wait_until_zero_timeout_reads_once():
 def test_wait_until_rejects_bad_arguments(timeout, interval, backoff):
     with pytest.raises(ValueError, match="timeout and interval"):
         wait_until(lambda: 1, lambda v: True, timeout=timeout, interval=interval, backoff=backoff)
+
+
+# --- timing options -----------------------------------------------------------------------------------
+
+
+def test_timing_options_are_checked_once_for_all_modules():
+    assert _azure.timing_errors({"poll_interval": 0, "wait_timeout": 0, "timeout": 1800, "name": "x"}) == []
+    assert _azure.timing_errors({"poll_interval": None}) == []
+    errors = _azure.timing_errors({"poll_interval": -1, "wait_timeout": -5, "timeout": float("inf")})
+    assert [e.split(":")[0] for e in errors] == ["poll_interval", "wait_timeout", "timeout"]
+    assert all("use zero or more" in e for e in errors)
+    assert _azure.timing_errors({"poll_interval": float("nan")})[0].startswith("poll_interval: nan")

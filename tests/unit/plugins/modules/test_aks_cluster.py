@@ -337,3 +337,14 @@ def test_summarize():
     assert summary["kubernetes_version"] == "1.34.2"
     assert summary["node_pools"][0]["vnet_subnet_id"] == SUBNET_ID
     assert _aks.summarize(None) == {}
+
+
+@pytest.mark.parametrize("state", ["Failed", "Canceled"])
+def test_compare_a_failed_cluster_is_a_change_that_a_put_repairs(state):
+    current = current_cluster()
+    current["properties"]["provisioningState"] = state
+    changes, immutable = _aks.compare(walkthrough(), current)
+    assert immutable == []
+    assert changes == {"provisioning_state": (state, "Succeeded")}
+    # the repair sends the cluster as it is
+    assert _aks.apply_changes(current, walkthrough(), changes) == current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 
 import pytest
@@ -51,3 +52,19 @@ def test_write_private_mode_0600(tmp_path):
     assert creds.read_existing(str(path)) == (b"abc", 0o600)
     assert creds.read_existing(str(tmp_path / "none")) == (None, None)
     assert [p.name for p in path.parent.iterdir()] == ["config"]  # no temporary file left
+
+
+def test_every_missing_parent_directory_is_created_0700(tmp_path):
+    existing = tmp_path / "home"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    path = existing / "a" / "b" / "c" / "config"
+    old = os.umask(0o022)  # the usual umask: os.makedirs would give the parents 0755
+    try:
+        creds.write_private(str(path), b"abc")
+    finally:
+        os.umask(old)
+    for directory in (existing / "a", existing / "a" / "b", existing / "a" / "b" / "c"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # what existed is left alone
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
