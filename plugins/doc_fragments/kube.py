@@ -90,6 +90,9 @@ options:
 notes:
   - The connection options have the names, aliases and environment variables of the C(kubernetes.core) modules,
     so the same variables (or C(module_defaults)) serve both.
+  - A request the API server answers with HTTP 429 (after the C(Retry-After) it asks for), 500, 502, 503 or 504,
+    or that fails to connect or loses its connection, is repeated up to 5 times with a growing, jittered delay;
+    any other answer is reported at once.
 requirements:
   - kubernetes >= 37.0.0 (Python library)
 """

@@ -17,8 +17,14 @@ Modules use it as::
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import json
 import os
+import random
+import re
+import time
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -26,15 +32,19 @@ from typing import Any
 from ansible.module_utils.basic import env_fallback
 
 try:
-    import kubernetes
+    import urllib3
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
 
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR: str | None = None
 except ImportError as exc:  # pragma: no cover - exercised only without the library
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = str(exc)
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        status = None
 
 
 def _env(*names: str) -> tuple:
@@ -94,6 +104,105 @@ class KubeError(Exception):
         super().__init__(message)
         self.message = message
         self.exception = exception
+
+    @property
+    def status(self) -> int | None:
+        """The HTTP status of the API answer behind this error, if there was one."""
+        return _status(self.exception) if self.exception is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries: 429 (honouring Retry-After), 5xx and connection errors, with jittered exponential backoff
+# ---------------------------------------------------------------------------------------------
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_TRIES = 6
+RETRY_DELAY = 0.5
+RETRY_MAX_DELAY = 8.0
+# A Retry-After longer than this is not waited for (the call fails, saying what the server asked).
+RETRY_AFTER_LIMIT = 60.0
+# kubernetes.stream reports a refused websocket upgrade as ApiException(status=0, reason="Handshake status 503 ...").
+_HANDSHAKE = re.compile(r"Handshake status (\d{3})")
+_sleep = time.sleep
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    if status == 0:
+        match = _HANDSHAKE.search(str(getattr(exc, "reason", "") or ""))
+        return int(match.group(1)) if match else None
+    return status if isinstance(status, int) else None
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds a 429/503 answer asks to wait: the Retry-After header (seconds or an HTTP date)."""
+    headers = getattr(exc, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if value is None:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed API call may succeed when repeated: 429, 5xx, a dropped or refused connection.
+
+    TLS failures (a wrong CA, an expired certificate) and every other answer are not transient.
+    """
+    if isinstance(exc, ApiException):
+        return _status(exc) in RETRY_STATUSES
+    if not HAS_KUBERNETES:
+        return False
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        return not isinstance(exc.reason, urllib3.exceptions.SSLError)
+    transient = (
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.NewConnectionError,
+        urllib3.exceptions.ConnectTimeoutError,
+        urllib3.exceptions.ReadTimeoutError,
+        ConnectionError,
+    )
+    return isinstance(exc, transient)
+
+
+def kube_retry(
+    tries: int = RETRY_TRIES, delay: float = RETRY_DELAY, max_delay: float = RETRY_MAX_DELAY
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a function that makes one Kubernetes API request so that transient failures are retried.
+
+    Up to ``tries`` calls; between them the server's Retry-After when it sent one, else a jittered
+    exponential backoff (``delay``, doubling, at most ``max_delay``). Anything not transient, and the last
+    failure, propagate unchanged.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            attempt = 1
+            while True:
+                try:
+                    return func(*args, **kwargs)
+                except Exception as exc:
+                    if attempt >= tries or not is_transient(exc):
+                        raise
+                    wait = retry_after(exc)
+                    if wait is None:
+                        backoff = min(max_delay, delay * 2 ** (attempt - 1))
+                        wait = backoff / 2 + random.uniform(0, backoff / 2)
+                    elif wait > RETRY_AFTER_LIMIT:
+                        raise
+                    _sleep(wait)
+                    attempt += 1
+
+        return wrapper
+
+    return decorate
 
 
 def _require_kubernetes() -> None:
@@ -194,6 +303,9 @@ def build_configuration(params: Mapping[str, Any]) -> Any:
         configuration.proxy_headers = urllib3.util.make_headers(**headers)
     if not configuration.host:
         raise KubeError("No Kubernetes API server: set host, or kubeconfig/context pointing at a cluster.")
+    # Retries are kube_retry's, in one place: urllib3's own (connection errors, and a 429/503 with
+    # Retry-After for some methods only) would multiply with them.
+    configuration.retries = False
     return configuration
 
 
@@ -202,49 +314,180 @@ def build_api_client(params: Mapping[str, Any]) -> Any:
     return k8s_client.ApiClient(build_configuration(params))
 
 
+def api_client_factory(params: Mapping[str, Any]) -> Callable[[], Any]:
+    """The connection options read once (raises KubeError); each call then returns a fresh ApiClient."""
+    configuration = build_configuration(params)
+    return lambda: k8s_client.ApiClient(configuration)
+
+
 # ---------------------------------------------------------------------------------------------
-# Reading the cluster
+# The API: raw JSON in and out, transient failures retried, every failure a KubeError
 # ---------------------------------------------------------------------------------------------
 
 _PAGE = 500
+REQUEST_TIMEOUT = 30
 
 
-def _list(call: Any, what: str, **kwargs: Any) -> list[dict]:
-    """Every item of a LIST call, as the API's JSON (camelCase), following ``continue`` tokens.
+def api_error_text(exc: BaseException) -> str:
+    """``HTTP 404 Not Found: pods "x" not found`` from an ApiException, or the connection error's text."""
+    status = _status(exc)
+    if status:
+        body = getattr(exc, "body", None)
+        message = None
+        if body:
+            try:
+                message = json.loads(body).get("message")
+            except (TypeError, ValueError, AttributeError):
+                message = str(body)[:300]
+        reason = getattr(exc, "reason", None) or ""
+        if getattr(exc, "status", None) == 0:  # a refused websocket upgrade carries everything in its reason
+            return str(reason).split(" -+-+- ")[0]
+        return f"HTTP {status} {reason}: {message or ''}".strip().rstrip(":")
+    reason = getattr(exc, "reason", None)
+    text = str(exc)
+    if reason is not None and not isinstance(reason, str):
+        text = str(reason)
+    return text or type(exc).__name__
 
-    The raw JSON is read (``_preload_content=False``) so objects are exactly what the API returned,
-    in the shapes NetworkPolicy validation expects, independent of the client's typed models.
+
+def _apis(api_client: Any) -> tuple[Any, Any]:
+    """CoreV1Api and NetworkingV1Api on ``api_client`` (one place, so tests can swap them)."""
+    return k8s_client.CoreV1Api(api_client), k8s_client.NetworkingV1Api(api_client)
+
+
+class KubeClient:
+    """The collection's one way to the Kubernetes API.
+
+    Every request reads the raw JSON (``_preload_content=False``), so objects are exactly what the API
+    returned, independent of the client's typed models; transient failures are retried (``kube_retry``);
+    every failure is a ``KubeError`` that names what was attempted. Not thread-safe: ``exec_stream``
+    swaps the ApiClient's transport while it connects, so each thread needs its own KubeClient.
     """
-    items: list[dict] = []
-    token = None
-    while True:
-        args = dict(kwargs, limit=_PAGE, _preload_content=False)
-        if token:
-            args["_continue"] = token
+
+    def __init__(self, api_client: Any) -> None:
+        _require_kubernetes()
+        self.api_client = api_client
+        self.core, self.networking = _apis(api_client)
+
+    @kube_retry()
+    def _send(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return call(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+
+    def request(self, what: str, call: Callable[..., Any], *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
+        """One API call, retried while transient; its JSON, or None for a 404 when ``missing_ok``."""
         try:
-            response = call(**args)
-        except kubernetes.client.exceptions.ApiException as exc:
-            hint = " (check the credentials' RBAC: list permission is needed)" if exc.status in (401, 403) else ""
-            raise KubeError(
-                f"Failed to list {what}: HTTP {exc.status} {exc.reason}{hint}: {_status_message(exc)}", exc
-            ) from exc
+            response = self._send(call, *args, **kwargs)
+        except ApiException as exc:
+            status = _status(exc)
+            if missing_ok and status == 404:
+                return None
+            hint = " (check the credentials' RBAC permissions)" if status in (401, 403) else ""
+            raise KubeError(f"Failed to {what}: {api_error_text(exc)}{hint}", exc) from exc
         except Exception as exc:
-            raise KubeError(f"Failed to list {what}: {exc}", exc) from exc
+            raise KubeError(f"Failed to {what}: {api_error_text(exc)}", exc) from exc
         try:
-            data = json.loads(response.data)
+            return json.loads(response.data) if response.data else {}
         except (TypeError, ValueError) as exc:
-            raise KubeError(f"Failed to list {what}: the API returned something that is not JSON", exc) from exc
-        items.extend(data.get("items") or [])
-        token = (data.get("metadata") or {}).get("continue")
-        if not token:
-            return items
+            raise KubeError(f"Failed to {what}: the API returned something that is not JSON", exc) from exc
+
+    def list(self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> list[dict]:
+        """Every item of a LIST call, following ``continue`` tokens."""
+        items: list[dict] = []
+        token = None
+        while True:
+            page = dict(kwargs, limit=_PAGE)
+            if token:
+                page["_continue"] = token
+            data = self.request(f"list {what}", call, *args, **page)
+            items.extend(data.get("items") or [])
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    # -- the objects the collection reads and writes -----------------------------------------------
+
+    def read_namespace(self, name: str) -> dict | None:
+        return self.request(f"read namespace {name}", self.core.read_namespace, name, missing_ok=True)
+
+    def read_pod(self, namespace: str, name: str) -> dict | None:
+        return self.request(
+            f"read pod {namespace}/{name}", self.core.read_namespaced_pod, name, namespace, missing_ok=True
+        )
+
+    def read_service(self, namespace: str, name: str) -> dict | None:
+        return self.request(
+            f"read Service {namespace}/{name}", self.core.read_namespaced_service, name, namespace, missing_ok=True
+        )
+
+    def list_services(self, namespace: str) -> list[dict]:
+        return self.list(f"Services in namespace {namespace}", self.core.list_namespaced_service, namespace)
+
+    def list_pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
+        selector = {"label_selector": label_selector} if label_selector else {}
+        if namespace is None:
+            return self.list("pods", self.core.list_pod_for_all_namespaces, **selector)
+        return self.list(f"pods in namespace {namespace}", self.core.list_namespaced_pod, namespace, **selector)
+
+    def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict:
+        """Create a pod. A 409 AlreadyExists after a retried create is the first attempt's pod: it is returned."""
+        name = body["metadata"]["name"]
+        try:
+            return self.request(
+                f"create pod {namespace}/{name}",
+                self.core.create_namespaced_pod,
+                namespace,
+                body,
+                _headers={"Content-Type": "application/json"},
+            )
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            existing = self.read_pod(namespace, name)
+            if existing is None or (existing.get("metadata") or {}).get("labels") != body["metadata"].get("labels"):
+                raise
+            return existing
+
+    def delete_pod(self, namespace: str, name: str) -> bool:
+        """Delete a pod at once (no grace period); False when it was already gone."""
+        return (
+            self.request(
+                f"delete pod {namespace}/{name}",
+                self.core.delete_namespaced_pod,
+                name,
+                namespace,
+                grace_period_seconds=0,
+                missing_ok=True,
+            )
+            is not None
+        )
+
+    @kube_retry()
+    def _connect_exec(self, namespace: str, pod: str, **kwargs: Any) -> Any:
+        from kubernetes.stream import stream
+
+        return stream(self.core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+
+    def exec_stream(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> Any:
+        """An open exec websocket (stdout and stderr, no stdin, no tty); the upgrade is retried while transient."""
+        kwargs: dict[str, Any] = {
+            "command": command,
+            "stderr": True,
+            "stdin": False,
+            "stdout": True,
+            "tty": False,
+            "_preload_content": False,
+        }
+        if container:
+            kwargs["container"] = container
+        try:
+            return self._connect_exec(namespace, pod, **kwargs)
+        except Exception as exc:
+            raise KubeError(f"Failed to exec into {namespace}/{pod}: {api_error_text(exc)}", exc) from exc
 
 
-def _status_message(exc: Any) -> str:
-    try:
-        return json.loads(exc.body).get("message") or str(exc.body)
-    except (TypeError, ValueError, AttributeError):
-        return str(getattr(exc, "body", "") or exc)
+# ---------------------------------------------------------------------------------------------
+# Reading the cluster
+# ---------------------------------------------------------------------------------------------
 
 
 def pod_ports(pod: Mapping) -> list[dict]:
@@ -289,11 +532,6 @@ def _policy_shape(policy: Mapping) -> dict:
     }
 
 
-def _apis(api_client: Any) -> tuple[Any, Any]:
-    """CoreV1Api and NetworkingV1Api on ``api_client`` (one place, so tests can swap them)."""
-    return k8s_client.CoreV1Api(api_client), k8s_client.NetworkingV1Api(api_client)
-
-
 def read_cluster(api_client: Any, namespaces: Iterable[str] | None = None, label_selector: str | None = None) -> dict:
     """Namespaces, pods and NetworkPolicies in the engine's input shapes.
 
@@ -302,11 +540,10 @@ def read_cluster(api_client: Any, namespaces: Iterable[str] | None = None, label
     (Succeeded/Failed) or use the host network are left out (NetworkPolicy does not govern them) and
     listed under ``skipped`` with the reason.
     """
-    _require_kubernetes()
-    core, net = _apis(api_client)
+    kube = api_client if isinstance(api_client, KubeClient) else KubeClient(api_client)
     wanted = list(dict.fromkeys(namespaces)) if namespaces else None
 
-    ns_items = _list(core.list_namespace, "namespaces")
+    ns_items = kube.list("namespaces", kube.core.list_namespace)
     all_ns = {(n.get("metadata") or {}).get("name"): n for n in ns_items}
     if wanted:
         missing = [n for n in wanted if n not in all_ns]
@@ -318,18 +555,17 @@ def read_cluster(api_client: Any, namespaces: Iterable[str] | None = None, label
         if name
     ]
 
-    selector = {"label_selector": label_selector} if label_selector else {}
     if wanted:
         raw_pods = []
         raw_policies = []
         for ns in wanted:
-            raw_pods += _list(core.list_namespaced_pod, f"pods in namespace {ns}", namespace=ns, **selector)
-            raw_policies += _list(
-                net.list_namespaced_network_policy, f"NetworkPolicies in namespace {ns}", namespace=ns
+            raw_pods += kube.list_pods(ns, label_selector)
+            raw_policies += kube.list(
+                f"NetworkPolicies in namespace {ns}", kube.networking.list_namespaced_network_policy, ns
             )
     else:
-        raw_pods = _list(core.list_pod_for_all_namespaces, "pods", **selector)
-        raw_policies = _list(net.list_network_policy_for_all_namespaces, "NetworkPolicies")
+        raw_pods = kube.list_pods(None, label_selector)
+        raw_policies = kube.list("NetworkPolicies", kube.networking.list_network_policy_for_all_namespaces)
 
     pods = []
     skipped = []

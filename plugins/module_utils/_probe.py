@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import re
 import secrets
 import threading
@@ -32,22 +31,9 @@ from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit
 
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.stream import stream as k8s_stream
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
-except ImportError as _exc:  # the module reports it with missing_required_lib
-    k8s_client = None
-    k8s_stream = None
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = _exc
-
-    class ApiException(Exception):  # type: ignore[no-redef]
-        status = None
-
+from ansible_collections.netpol.aks.plugins.module_utils._kube import KubeClient
+from ansible_collections.netpol.aks.plugins.module_utils._kube import KubeError
+from ansible_collections.netpol.aks.plugins.module_utils._kube import api_error_text
 
 PROBE_ARGV0 = "netpol-probe"
 
@@ -66,9 +52,6 @@ for spec in "$@"; do run "$spec" & done
 wait
 """
 
-# The kubernetes client (37) sends no Content-Type with a body; the API server then assumes JSON, but
-# say it explicitly (stricter servers and proxies answer 415 without it).
-JSON_BODY = {"Content-Type": "application/json"}
 RESULTS = ("allowed", "blocked", "refused", "dns_error", "probe_error")
 PROTOCOLS = ("http", "tcp")
 
@@ -584,30 +567,11 @@ def verdict(cells: list[Cell]) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-class ProbeApiError(RuntimeError):
-    """The Kubernetes API refused or failed a request the probe needs."""
-
-
-def _api_error_text(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    body = getattr(exc, "body", None)
-    message = None
-    if body:
-        try:
-            message = json.loads(body).get("message")
-        except (ValueError, AttributeError, TypeError):
-            message = str(body)[:300]
-    reason = getattr(exc, "reason", None) or type(exc).__name__
-    if status:
-        return f"HTTP {status} {reason}: {message or ''}".strip()
-    return f"{reason}: {exc}" if str(exc) and str(exc) != reason else str(reason)
-
-
 class Prober:
-    """Runs probe cells against a cluster through the `kubernetes` client.
+    """Runs probe cells against a cluster through ``_kube.KubeClient`` (retried requests, one error type).
 
     `api_client_factory` returns a fresh kubernetes ApiClient; each worker thread gets its own, since
-    kubernetes.stream.stream() swaps the ApiClient's transport while an exec is set up.
+    an exec swaps the ApiClient's transport while it connects.
     """
 
     def __init__(
@@ -621,7 +585,6 @@ class Prober:
         run_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client_mod = k8s_client
         self._factory = api_client_factory
         self._local = threading.local()
         self.timeout = timeout
@@ -638,31 +601,19 @@ class Prober:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def core(self) -> Any:
-        api = getattr(self._local, "core", None)
-        if api is None:
-            api = self._client_mod.CoreV1Api(self._factory())
-            self._local.core = api
-        return api
-
-    def _get_json(self, call: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
-        """Call a read method without the typed models; None on 404."""
-
-        try:
-            response = call(*args, _preload_content=False, _request_timeout=30)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise ProbeApiError(_api_error_text(exc)) from exc
-        except Exception as exc:  # urllib3 / socket errors
-            raise ProbeApiError(_api_error_text(exc)) from exc
-        return json.loads(response.data)
+    def kube(self) -> KubeClient:
+        """This thread's KubeClient."""
+        kube = getattr(self._local, "kube", None)
+        if kube is None:
+            kube = KubeClient(self._factory())
+            self._local.kube = kube
+        return kube
 
     def read_namespace(self, name: str) -> dict[str, Any] | None:
-        return self._get_json(self.core().read_namespace, name)
+        return self.kube().read_namespace(name)
 
     def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_json(self.core().read_namespaced_pod, name, namespace)
+        return self.kube().read_pod(namespace, name)
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -715,13 +666,9 @@ class Prober:
         with self._created_lock:
             self.namespaces_used.add(namespace)
         try:
-            self.core().create_namespaced_pod(
-                namespace, manifest, _preload_content=False, _headers=JSON_BODY, _request_timeout=30
-            )
-        except ApiException as exc:
-            return None, f"could not create probe pod {namespace}/{name}: {_api_error_text(exc)}"
-        except Exception as exc:
-            return None, f"could not create probe pod {namespace}/{name}: {_api_error_text(exc)}"
+            self.kube().create_pod(namespace, manifest)
+        except KubeError as exc:
+            return None, f"could not create probe pod {namespace}/{name}: {exc}"
         with self._created_lock:
             self.created.append((namespace, name))
         return self.wait_ready(namespace, name)
@@ -733,7 +680,7 @@ class Prober:
         while True:
             try:
                 pod = self.read_pod(namespace, name)
-            except ProbeApiError as exc:
+            except KubeError as exc:
                 return None, f"could not read probe pod {namespace}/{name}: {exc}"
             if pod is None:
                 return None, f"probe pod {namespace}/{name} disappeared"
@@ -761,29 +708,18 @@ class Prober:
         doomed = list(self.created)
         for namespace in sorted(self.namespaces_used):
             try:
-                listed = self.core().list_namespaced_pod(
-                    namespace,
-                    label_selector=f"{PROBE_RUN_LABEL}={self.run_id}",
-                    _preload_content=False,
-                    _request_timeout=30,
-                )
-                for item in json.loads(listed.data).get("items") or []:
+                for item in self.kube().list_pods(namespace, f"{PROBE_RUN_LABEL}={self.run_id}"):
                     key = (namespace, item["metadata"]["name"])
                     if key not in doomed:
                         doomed.append(key)
-            except Exception as exc:  # deleting what we know of still goes ahead
-                failures.append(f"{namespace}: could not list probe pods: {_api_error_text(exc)}")
+            except KubeError as exc:  # deleting what we know of still goes ahead
+                failures.append(f"{namespace}: could not list probe pods: {exc}")
         for namespace, name in doomed:
             try:
-                self.core().delete_namespaced_pod(
-                    name, namespace, grace_period_seconds=0, _preload_content=False, _request_timeout=30
-                )
-                pending.append((namespace, name))
-            except ApiException as exc:
-                if exc.status != 404:
-                    failures.append(f"{namespace}/{name}: {_api_error_text(exc)}")
-            except Exception as exc:
-                failures.append(f"{namespace}/{name}: {_api_error_text(exc)}")
+                if self.kube().delete_pod(namespace, name):
+                    pending.append((namespace, name))
+            except KubeError as exc:
+                failures.append(f"{namespace}/{name}: {exc}")
         deadline = self.clock() + wait
         while pending and self.clock() < deadline:
             still = []
@@ -791,7 +727,7 @@ class Prober:
                 try:
                     if self.read_pod(namespace, name) is not None:
                         still.append((namespace, name))
-                except ProbeApiError:
+                except KubeError:
                     still.append((namespace, name))
             pending = still
             if pending:
@@ -808,20 +744,10 @@ class Prober:
         command = build_command(specs)
         # busybox wget -T bounds each phase (connect, then read): allow two timeouts plus transport slack.
         deadline = 2 * max(spec.timeout for spec in specs) + 15
-        kwargs: dict[str, Any] = {
-            "command": command,
-            "stderr": True,
-            "stdin": False,
-            "stdout": True,
-            "tty": False,
-            "_preload_content": False,
-        }
-        if container:
-            kwargs["container"] = container
         try:
-            ws = k8s_stream(self.core().connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
-        except Exception as exc:
-            return "", "", None, f"exec into {namespace}/{pod} failed: {_api_error_text(exc)}"
+            ws = self.kube().exec_stream(namespace, pod, command, container)
+        except KubeError as exc:
+            return "", "", None, str(exc)
         try:
             ws.run_forever(timeout=deadline)
             stdout = ws.read_channel(1)
@@ -834,7 +760,7 @@ class Prober:
                 return stdout, stderr, None, f"exec into {namespace}/{pod}: unreadable exit status ({exc})"
             return stdout, stderr, rc, None
         except Exception as exc:
-            return "", "", None, f"exec into {namespace}/{pod} failed: {_api_error_text(exc)}"
+            return "", "", None, f"exec into {namespace}/{pod} failed: {api_error_text(exc)}"
         finally:
             with contextlib.suppress(Exception):
                 ws.close()

@@ -532,7 +532,7 @@ def apply_table(cells: list[_probe.Cell], table: Any) -> None:
 
 
 def predict(
-    api_client: Any,
+    kube: _kube.KubeClient,
     cells: list[_probe.Cell],
     runners: dict[_probe.Source, Any],
 ) -> dict[str, dict[str, str]]:
@@ -540,10 +540,10 @@ def predict(
     namespaces = sorted(
         {c.source.namespace for c in cells} | {c.target.namespace for c in cells if c.target.kind in ("service", "pod")}
     )
-    data = _kube.read_cluster(api_client, namespaces=namespaces)
+    data = _kube.read_cluster(kube, namespaces=namespaces)
     data.pop("skipped", None)
     cluster = netpol.Cluster(**data, validate=False)
-    services = _read_services(api_client, sorted({c.target.namespace for c in cells if c.target.kind == "service"}))
+    services = _read_services(kube, sorted({c.target.namespace for c in cells if c.target.kind == "service"}))
     reasons: dict[str, dict[str, str]] = {}
     for cell in cells:
         runner = runners.get(cell.source)
@@ -566,11 +566,10 @@ def predict(
     return reasons
 
 
-def _read_services(api_client: Any, namespaces: list[str]) -> dict[tuple[str, str], dict]:
-    core = _probe.k8s_client.CoreV1Api(api_client)
+def _read_services(kube: _kube.KubeClient, namespaces: list[str]) -> dict[tuple[str, str], dict]:
     services = {}
     for ns in namespaces:
-        for svc in _kube._list(core.list_namespaced_service, f"Services in namespace {ns}", namespace=ns):
+        for svc in kube.list_services(ns):
             services[(ns, svc["metadata"]["name"])] = svc
     return services
 
@@ -651,11 +650,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     begin = time.monotonic()
     plan = build_plan(params)
-    configuration = _kube.build_configuration(params)
-
-    def factory() -> Any:
-        return _probe.k8s_client.ApiClient(configuration)
-
+    factory = _kube.api_client_factory(params)
     prober = _probe.Prober(
         factory,
         timeout=params["timeout"],
@@ -706,7 +701,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
                 runners[source] = error if error else (source.namespace, name, container)
             result["probe_pods"] = [f"{ns}/{name}" for ns, name in prober.created]
         if expect == "predicted":
-            reasons = predict(factory(), cells_to_run, runners)
+            reasons = predict(_kube.KubeClient(factory()), cells_to_run, runners)
         if cells_to_run:
             rounds = _probe.run_rounds(
                 prober,
@@ -817,15 +812,15 @@ def main() -> None:
         required_one_of=[("from", "sources"), ("to", "targets")],
         supports_check_mode=True,
     )
-    if not _probe.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_probe.KUBERNETES_IMPORT_ERROR))
+    if not _kube.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=_kube.KUBERNETES_IMPORT_ERROR)
     try:
         module.exit_json(**run(module))
     except ProbeFailure as exc:
         module.fail_json(msg=exc.message, **exc.result)
     except _probe.ProbeInputError as exc:
         module.fail_json(msg=f"Invalid input, nothing was created: {exc}", changed=False)
-    except (_probe.ProbeApiError, _kube.KubeError, netpol.NetpolError) as exc:
+    except (_kube.KubeError, netpol.NetpolError) as exc:
         module.fail_json(msg=str(exc), changed=False)
     except _Interrupted as exc:
         module.fail_json(msg=f"Probe interrupted ({exc}); its probe pods were deleted", changed=False)

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from tests.integration.probe import cluster
 
 PROBE = Path(__file__).resolve().parent / "probe" / "probe.yml"
 TASK = "Probe"
+TRIES = _kube.RETRY_TRIES  # how often the module sends a request that keeps failing
 
 
 @pytest.fixture
@@ -394,7 +396,10 @@ def test_probe_pod_deleted_when_the_module_is_terminated(kube_double, tmp_path):
 
 def test_api_error_creating_the_probe_pod_is_a_probe_error(kube_double, probe):
     cluster.seed(kube_double)
-    kube_double.config(faults=[{"status": 500, "method": "POST", "path": "^/api/v1/namespaces/netpol-demo/pods$"}])
+    # Every attempt fails (a single 500 is retried: tests/integration/test_kube_retries.py).
+    kube_double.config(
+        faults=[{"status": 500, "method": "POST", "path": "^/api/v1/namespaces/netpol-demo/pods$", "count": TRIES}]
+    )
     result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
     assert run.rc != 0
     assert result["result"] == "probe_error"
@@ -406,7 +411,14 @@ def test_api_error_creating_the_probe_pod_is_a_probe_error(kube_double, probe):
 def test_a_probe_pod_that_cannot_be_deleted_is_reported(kube_double, probe):
     cluster.seed(kube_double)
     kube_double.config(
-        faults=[{"status": 500, "method": "DELETE", "path": "^/api/v1/namespaces/netpol-demo/pods/netpol-probe-"}]
+        faults=[
+            {
+                "status": 500,
+                "method": "DELETE",
+                "path": "^/api/v1/namespaces/netpol-demo/pods/netpol-probe-",
+                "count": TRIES,
+            }
+        ]
     )
     result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
     assert run.rc == 0, run.output

@@ -1,0 +1,125 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A failing or overloaded API server does not end a step: the roles' kubernetes.core tasks and the
+collection's own modules repeat what failed for a reason that may pass (429, 5xx, a dropped connection),
+and stop at once on anything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.probe import cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "playbooks" / "demo.yml"
+PROBE = Path(__file__).resolve().parent / "probe" / "probe.yml"
+FAST = {
+    "netpol_target": "existing",
+    "netpol_probe_retries": 2,
+    "netpol_probe_delay": 0.5,
+    "workload_retry_delay": 1,
+    "policies_retry_delay": 1,
+}
+
+
+def _statuses(kube_double, method: str, path_end: str, since: int = 0) -> list[int]:
+    """The answers to `method` requests on paths ending in `path_end`, from the `since`-th request on."""
+    return [
+        r["status"] for r in kube_double.requests()[since:] if r["method"] == method and r["path"].endswith(path_end)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "method", "path_end"),
+    [
+        # kubectl label pod test-np app- : answered 429 Too Many Requests (Retry-After: 1) once
+        ({"status": 429, "path": "/pods/test-np$", "method": "PATCH"}, "PATCH", "/pods/test-np"),
+        # kubectl create -f deny.yaml: answered 500 once
+        ({"status": 500, "path": "/networkpolicies$", "method": "POST"}, "POST", "/networkpolicies"),
+        # reading test-np: answered 503 once
+        ({"status": 503, "path": "/pods/test-np$", "method": "GET"}, "GET", "/pods/test-np"),
+    ],
+    ids=["429-patch-test-np", "500-post-networkpolicies", "503-get-pod"],
+)
+def test_the_deny_step_survives_one_transient_failure(ansible_playbook, kube_double, fault, method, path_end):
+    cluster.seed(kube_double)
+    kube_double.config(faults=[fault])
+    seeded = len(kube_double.requests())
+    run = ansible_playbook(DEMO, env=kube_double.env, extra_vars=FAST, tags="deny", json_output=False)
+    assert run.rc == 0, run.output
+    assert _statuses(kube_double, method, path_end, seeded)[:2] == [fault["status"], 200 if method != "POST" else 201]
+    assert "FAILED - RETRYING" in run.stdout
+    assert cluster.policy_names(kube_double) == ["api-deny"]
+    assert "app" not in cluster.client_labels(kube_double)
+    assert "expected blocked, observed blocked" in run.stdout
+
+
+def test_an_invalid_object_is_not_retried(ansible_playbook, kube_double):
+    """A 422 is the same every time: the task fails at once, with the API server's words."""
+    cluster.seed(kube_double)
+    kube_double.config(faults=[{"status": 422, "path": "/networkpolicies$", "method": "POST", "count": 10}])
+    seeded = len(kube_double.requests())
+    run = ansible_playbook(DEMO, env=kube_double.env, extra_vars=FAST, tags="deny", json_output=False)
+    assert run.rc != 0
+    assert "FAILED - RETRYING" not in run.stdout
+    assert _statuses(kube_double, "POST", "/networkpolicies", seeded) == [422]
+    assert cluster.policy_names(kube_double) == []
+
+
+def test_probe_connectivity_retries_reads_pod_creation_and_deletion(ansible_playbook, kube_double):
+    """The module's own requests: a 503 reading the client pod, a 500 creating and deleting a probe pod."""
+    cluster.seed(kube_double)
+    kube_double.config(
+        faults=[
+            {"status": 503, "path": "/pods/test-np$", "method": "GET"},
+            {"status": 500, "path": "/pods$", "method": "POST"},
+            {"status": 429, "path": "/pods/netpol-probe-", "method": "DELETE"},
+            {"status": 503, "path": "/exec$", "method": "GET"},
+        ]
+    )
+    seeded = len(kube_double.requests())
+    extra = {
+        "probe": {
+            "namespace": cluster.NAMESPACE,
+            "sources": [{"pod": "test-np"}, {"labels": {"app": "api"}}],
+            "targets": ["api"],
+            "expect": "allowed",
+        }
+    }
+    run = ansible_playbook(PROBE, env=kube_double.env, extra_vars=extra)
+    assert run.rc == 0, run.output
+    result = run.result("Probe")
+    assert [r["result"] for r in result["results"]] == ["allowed", "allowed"]
+    assert "leftover_pods" not in result
+    assert cluster.probe_pods(kube_double) == []
+    assert _statuses(kube_double, "GET", "/pods/test-np", seeded)[:2] == [503, 200]
+    assert _statuses(kube_double, "POST", "/pods", seeded) == [500, 201]
+    assert _statuses(kube_double, "DELETE", result["probe_pods"][0].split("/")[1], seeded) == [429, 200]
+    assert _statuses(kube_double, "GET", "/exec", seeded)[0] == 503
+
+
+def test_reachability_info_retries_its_reads(ansible_playbook, kube_double, tmp_path):
+    cluster.seed(kube_double, policies=("deny",))
+    kube_double.config(
+        faults=[
+            {"status": 500, "path": "/networkpolicies$", "method": "GET"},
+            {"status": 429, "path": "/pods$", "method": "GET"},
+        ]
+    )
+    seeded = len(kube_double.requests())
+    playbook = tmp_path / "reach.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Reach\n      netpol.aks.reachability_info:\n"
+        f"        namespace: [{cluster.NAMESPACE}]\n        ports: [{{port: 8080}}]\n"
+    )
+    run = ansible_playbook(playbook, env=kube_double.env)
+    assert run.rc == 0, run.output
+    result = run.result("Reach")
+    assert result["summary"]["policies"] == 1
+    assert result["summary"]["blocked"] == 1
+    assert _statuses(kube_double, "GET", "/networkpolicies", seeded) == [500, 200]
+    assert _statuses(kube_double, "GET", "/pods", seeded) == [429, 200]
