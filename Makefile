@@ -11,7 +11,7 @@ PY        := $(BIN)/python
 COLL_LINK := .collections/ansible_collections/netpol/aks
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv test lint sanity docs docsite unit integration molecule demo lab-up lab-down bench clean
+.PHONY: help venv test lint sanity docs docsite unit integration molecule demo lab-build lab-up lab-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ integration: venv ## pytest, integration tests only (playbooks against the doubl
 
 molecule: venv ## molecule test, default (local lab) scenario
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s default
+
+lab-build: ## Build the real lab's Kubernetes and etcd from source once (cached in ~/.cache/netpol-aks/lab)
+	@tests/lab/build/build.sh
 
 lab-up: venv ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
 	$(PY) -m tests.fakes.lab up
