@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -253,10 +254,10 @@ def test_failed_create_is_reported_as_a_change_and_repaired_by_the_next_run(ansi
 
 def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_double, tmp_path):
     """Ctrl-C (a real SIGINT to ansible-playbook's process group) while the cluster is being created."""
-    # AKS takes minutes whether anyone polls or not: here 20 s of wall-clock time (longer than it takes to start
-    # the second run), polls do not shorten it
+    # AKS takes minutes whether anyone polls or not, and polls do not shorten it: the create runs until the test
+    # ends it, once the second run has found it still going (no race with a loaded machine)
     azure_double.control(
-        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 20}
+        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 3600}
     )
     slow = walkthrough(poll_interval=0.3)
     first = write_playbook(tmp_path, [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": slow}], "first.yml")
@@ -287,17 +288,33 @@ def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_d
             "netpol.aks.aks_credentials": {"name": "myAKSCluster", "resource_group": GROUP, "dest": str(kubeconfig)},
         },
     ]
-    put_time = cluster_puts(azure_double)[0]["time"]
     last_seq = azure_double.requests()[-1]["seq"]
+
+    def cluster_reads():
+        return [
+            r
+            for r in azure_double.requests(since=last_seq)
+            if r["method"] == "GET" and r["path"].lower().endswith("/managedclusters/myakscluster")
+        ]
+
+    def end_the_create_once_the_rerun_has_read_it():
+        deadline = time.monotonic() + 300
+        while not cluster_reads() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # the rerun is now waiting for the create
+        settled_at.append(time.time())
+        azure_double.control("POST", "/_fake/operations/settle", {})
+
+    settled_at: list[float] = []
+    ender = threading.Thread(target=end_the_create_once_the_rerun_has_read_it, daemon=True)
+    ender.start()
     run = ansible_playbook(write_playbook(tmp_path, tasks, "rerun.yml"), env=azure_double.env)
+    ender.join(timeout=10)
     assert run.rc == 0, run.output
-    reads = [
-        r
-        for r in azure_double.requests(since=last_seq)
-        if r["method"] == "GET" and r["path"].lower().endswith("/managedclusters/myakscluster")
-    ]
-    assert reads[0]["time"] < put_time + 20, "the rerun came too late to find the cluster still Creating"
-    assert reads[-1]["time"] >= put_time + 20 - 0.5  # it read until the create ended
+    reads = cluster_reads()
+    assert settled_at, "the rerun never read the cluster"
+    assert reads[0]["time"] < settled_at[0]  # it found the cluster still Creating
+    assert reads[-1]["time"] >= settled_at[0]  # and read until the create ended
     resumed = run.result("Create")
     assert resumed["changed"] is False  # it waited for the create started by the first run, and wrote nothing
     assert resumed["cluster"]["provisioning_state"] == "Succeeded"
