@@ -91,6 +91,7 @@ _LINE = re.compile(r"^@(\d+) (.*)$")
 _RC = re.compile(r"^rc=(\d+)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
 
 # One-letter marks for the text tables (cyclonus / upstream e2e style).
 MARKS = {"allowed": ".", "blocked": "X", "refused": "R", "dns_error": "D", "probe_error": "E", None: "?"}
@@ -314,7 +315,25 @@ def normalise_target(raw: Any, default_namespace: str, what: str = "to") -> Targ
         raise ProbeInputError(f"{what}.url has an invalid port: {value!r}") from None
     if port is not None:
         check_port(port, f"{what}.url port")
+    if not is_host(parts.hostname):
+        raise ProbeInputError(
+            f"{what}.url host {parts.hostname!r} is neither a host name (letters, digits, '-' and '.') "
+            f"nor an IP address, in {value!r}"
+        )
     return Target("url", value, namespace, url_port=port or 80)
+
+
+def is_host(value: str) -> bool:
+    """A DNS host name (RFC 1123 labels of letters, digits and '-', at most 253 characters) or an IP address."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    if not name or len(name) > 253 or name.rsplit(".", 1)[-1].isdigit():  # 999.1.1.1 is a bad address, not a name
+        return False
+    return all(_HOST_LABEL.match(label) for label in name.split("."))
 
 
 def check_port(port: Any, what: str = "port") -> int:
@@ -617,8 +636,13 @@ class Prober:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def check_inputs(self, sources: list[Source], targets: list[Target], namespace: str) -> dict[tuple[str, str], dict]:
-        """Fail before anything is created: every namespace and every named pod must exist."""
+    def check_inputs(
+        self, sources: list[Source], targets: list[Target], namespace: str
+    ) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
+        """Fail before anything is created: every namespace, named pod and target Service must exist.
+
+        Returns the pods and the Services read, by (namespace, name).
+        """
         namespaces = {s.namespace for s in sources}
         namespaces |= {t.namespace for t in targets if t.kind in ("service", "pod")}
         for ns in sorted(namespaces):
@@ -637,13 +661,22 @@ class Prober:
                         f"(it has {', '.join(containers)})"
                     )
                 pods[(source.namespace, source.pod)] = pod
+        services: dict[tuple[str, str], dict] = {}
         for target in targets:
             if target.kind == "pod":
                 pod = self.read_pod(target.namespace, target.value)
                 if pod is None:
                     raise ProbeInputError(f"target pod {target.namespace}/{target.value} does not exist")
                 pods[(target.namespace, target.value)] = pod
-        return pods
+            elif target.kind == "service" and (target.namespace, target.value) not in services:
+                service = self.kube().read_service(target.namespace, target.value)
+                if service is None:
+                    raise ProbeInputError(
+                        f"target Service {target.namespace}/{target.value} does not exist: a probe could only fail "
+                        "to resolve it (create the Service, or fix the name or namespace)"
+                    )
+                services[(target.namespace, target.value)] = service
+        return pods, services
 
     # -- probe pods ----------------------------------------------------------------------------
 

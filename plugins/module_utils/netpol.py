@@ -42,8 +42,10 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -642,6 +644,129 @@ def _compile_policy(policy: Mapping) -> _Policy:
 
 
 # ---------------------------------------------------------------------------------------------
+# Ports asked for: numbers or container port names, grouped by the number each target resolves them to
+# ---------------------------------------------------------------------------------------------
+
+
+def check_port_spec(port: Any, protocol: Any, path: str) -> tuple[int | str, str]:
+    """A port to evaluate: a number 1-65535 (also as digits) or a container port name, and its protocol."""
+    try:
+        protocol = normalize_protocol(protocol)
+    except InputError:
+        raise InputError(f"{path}.protocol: {protocol!r} is not supported; use TCP, UDP or SCTP") from None
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if _is_int(port):
+        if not 1 <= port <= 65535:
+            raise InputError(f"{path}.port: {port!r} must be a port number 1-65535 or a container port name")
+        return port, protocol
+    if not isinstance(port, str):
+        raise InputError(f"{path}.port: {port!r} must be a port number 1-65535 or a container port name")
+    problem = _port_name_problem(port)
+    if problem:
+        raise InputError(f"{path}.port: {problem}")
+    return port, protocol
+
+
+def port_groups(
+    targets: Sequence[Any],
+    specs: Sequence[tuple[int | str, str]] | None,
+    ports_of: Callable[[Any], Iterable[tuple[str | None, int, str]] | None],
+) -> dict[str, tuple[int | str, str, dict[int, list[Any]]]]:
+    """Which port number each target is evaluated on, per port asked for.
+
+    Returns ``{"<port>/<protocol>": (port, protocol, {number: [targets]})}`` - one truth table per key;
+    a named port can mean a different number on each target. ``ports_of(target)`` gives the target's
+    declared ``(name, number, protocol)`` ports, or None for an endpoint that is not a pod. Without
+    ``specs``, every port the targets declare, sorted (a target that is not a pod is an InputError).
+    A named port that none of the targets declares is an InputError: it would evaluate nothing.
+    """
+    groups: dict[str, tuple[Any, str, dict[int, list[Any]]]] = {}
+    if specs is None:
+        for target in targets:
+            declared = ports_of(target)
+            if declared is None:
+                raise InputError(f"targets: {target} is not a pod and declares no ports; give ports to evaluate it")
+            for _, number, protocol in declared:
+                by_number = groups.setdefault(f"{number}/{protocol}", (number, protocol, {}))[2]
+                by_number.setdefault(number, []).append(target)
+        return dict(sorted(groups.items(), key=lambda kv: (kv[1][0], kv[1][1])))
+    for i, (port, protocol) in enumerate(specs):
+        by_number = groups.setdefault(f"{port}/{protocol}", (port, protocol, {}))[2]
+        for target in targets:
+            if _is_int(port):
+                number: int | None = port
+            else:
+                number = next((n for name, n, p in ports_of(target) or () if name == port and p == protocol), None)
+            if number is not None and target not in by_number.setdefault(number, []):
+                by_number[number].append(target)
+        if not any(by_number.values()) and targets:
+            declared = sorted({name for t in targets for name, _, p in ports_of(t) or () if name and p == protocol})
+            raise InputError(
+                f"ports[{i}].port: no target declares a {protocol} container port named {port!r}"
+                + (f" (named ports: {', '.join(declared)})" if declared else " (no target has named ports)")
+            )
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# Services: the port a client connects to, and the backend pods and ports behind it
+# ---------------------------------------------------------------------------------------------
+
+
+def _service_ident(service: Mapping) -> str:
+    meta = service.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+def service_ports_text(service: Mapping) -> str:
+    """``80/TCP (http), 443/TCP`` - the ports a Service exposes, for messages."""
+    entries = []
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        text = f"{entry.get('port')}/{entry.get('protocol') or 'TCP'}"
+        entries.append(f"{text} ({entry['name']})" if entry.get("name") else text)
+    return ", ".join(entries) or "none"
+
+
+def _forwards_any_port(service: Mapping) -> bool:
+    """ExternalName Services and headless Services without ports: clients reach the backends' ports directly."""
+    spec = service.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return True
+    return spec.get("clusterIP") == "None" and not spec.get("ports")
+
+
+def service_port(service: Mapping, port: int, protocol: str = "TCP") -> Mapping | None:
+    """The entry of ``spec.ports`` a client connecting to ``port``/``protocol`` uses.
+
+    None for a Service that forwards any port (ExternalName, headless without ports); an InputError
+    naming the ports the Service has when it does not expose this one.
+    """
+    protocol = normalize_protocol(protocol)
+    if _forwards_any_port(service):
+        return None
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        if entry.get("port") == port and normalize_protocol(entry.get("protocol")) == protocol:
+            return entry
+    raise InputError(
+        f"port: Service {_service_ident(service)} does not expose {port}/{protocol} "
+        f"(its ports: {service_ports_text(service)})"
+    )
+
+
+def service_target_port(service: Mapping, port: int, protocol: str = "TCP") -> int | str:
+    """The backend port (a number, or a container port name) that ``port`` of the Service leads to."""
+    entry = service_port(service, port, protocol)
+    spec = service.get("spec") or {}
+    if entry is None or spec.get("clusterIP") == "None":
+        return port  # headless: the client connects to the pod's own port
+    target = entry.get("targetPort", port)
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
 # Cluster model
 # ---------------------------------------------------------------------------------------------
 
@@ -1119,6 +1244,46 @@ class Cluster:
         ingress = self._direction("ingress", target, source, target, number, protocol)
         self_traffic = isinstance(source, Pod) and source is target
         return _decision(source.ident, target.ident, number, protocol, egress, ingress, self_traffic)
+
+    # -- Services -------------------------------------------------------------------------------
+
+    def service_backends(self, service: Mapping) -> list[Pod]:
+        """The pods of the Service's namespace that its selector picks (none without a selector)."""
+        namespace = (service.get("metadata") or {}).get("namespace")
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        return [
+            pod
+            for pod in self.pods.values()
+            if pod.namespace == namespace and all(pod.labels.get(k) == v for k, v in selector.items())
+        ]
+
+    def service_decisions(
+        self, src: Any, service: Mapping, port: int, protocol: str = "TCP"
+    ) -> tuple[list[Decision], str]:
+        """What the policies decide for ``src`` connecting to each backend of ``service`` through ``port``.
+
+        The backends are the pods the selector picks that have the target port (a named targetPort is
+        resolved per pod, as the endpoints controller does). Returns the decisions, self traffic left
+        out, and why there are none when there are none. Raises InputError when the Service does not
+        expose ``port``/``protocol``.
+        """
+        protocol = normalize_protocol(protocol)
+        target_port = service_target_port(service, port, protocol)
+        ident = _service_ident(service)
+        if not (service.get("spec") or {}).get("selector"):
+            return [], f"Service {ident} has no selector: its endpoints are not predicted"
+        backends = self.service_backends(service)
+        if isinstance(target_port, str):
+            backends = [pod for pod in backends if pod.resolve_port(target_port, protocol) is not None]
+        if not backends:
+            return [], f"Service {ident} has no backend pods (for target port {target_port})"
+        decisions = [self.evaluate(src, pod.ident, target_port, protocol) for pod in backends]
+        decisions = [d for d in decisions if d.allowed is not None]
+        if not decisions:
+            return [], "self traffic is not predicted"
+        return decisions, ""
 
     def pair_decisions(
         self,

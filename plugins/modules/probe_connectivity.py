@@ -56,6 +56,8 @@ options:
         C(<service>.<namespace>.svc)), C(pod) (an existing pod, by its IP), C(ip) (an address) or C(url) (an
         C(http://) URL; its port is used), each with an optional C(namespace).
       - A plain string is a Service name, as in the walkthrough's C(http://api).
+      - A C(service) target must exist and expose the probed port (TCP), or the task fails before any probe runs;
+        a port the Service does not have would only time out, and read as V(blocked).
       - Mutually exclusive with O(targets).
     type: raw
   sources:
@@ -535,6 +537,7 @@ def predict(
     kube: _kube.KubeClient,
     cells: list[_probe.Cell],
     runners: dict[_probe.Source, Any],
+    services: dict[tuple[str, str], dict],
 ) -> dict[str, dict[str, str]]:
     """Set each cell's expectation from the cluster's NetworkPolicies; returns the reasons per cell."""
     namespaces = sorted(
@@ -543,7 +546,6 @@ def predict(
     data = _kube.read_cluster(kube, namespaces=namespaces)
     data.pop("skipped", None)
     cluster = netpol.Cluster(**data, validate=False)
-    services = _read_services(kube, sorted({c.target.namespace for c in cells if c.target.kind == "service"}))
     reasons: dict[str, dict[str, str]] = {}
     for cell in cells:
         runner = runners.get(cell.source)
@@ -566,14 +568,6 @@ def predict(
     return reasons
 
 
-def _read_services(kube: _kube.KubeClient, namespaces: list[str]) -> dict[tuple[str, str], dict]:
-    services = {}
-    for ns in namespaces:
-        for svc in kube.list_services(ns):
-            services[(ns, svc["metadata"]["name"])] = svc
-    return services
-
-
 def _decide(cluster: Any, services: dict, src: str, cell: _probe.Cell) -> tuple[list | None, str]:
     target = cell.target
     if target.kind == "pod":
@@ -582,40 +576,31 @@ def _decide(cluster: Any, services: dict, src: str, cell: _probe.Cell) -> tuple[
         return [cluster.evaluate(src, {"ip": target.value}, cell.port, "TCP")], ""
     if target.kind == "url":
         return None, "a URL target is not predicted"
-    svc = services.get((target.namespace, target.value))
-    if svc is None:
-        return None, f"Service {target.namespace}/{target.value} does not exist"
-    spec = svc.get("spec") or {}
-    selector = spec.get("selector") or {}
-    entry = next(
-        (p for p in spec.get("ports") or [] if p.get("port") == cell.port and (p.get("protocol") or "TCP") == "TCP"),
-        None,
-    )
-    if entry is None:
-        return None, f"Service {target.namespace}/{target.value} has no TCP port {cell.port}"
-    target_port = entry.get("targetPort", cell.port)
-    backends = [
-        pod
-        for ident, pod in cluster.pods.items()
-        if pod.namespace == target.namespace and selector and all(pod.labels.get(k) == v for k, v in selector.items())
-    ]
-    if not backends:
-        return None, f"Service {target.namespace}/{target.value} has no backend pods"
-    decisions = []
-    for pod in backends:
-        try:
-            decisions.append(cluster.evaluate(src, pod.ident, target_port, "TCP"))
-        except netpol.InputError as exc:
-            return None, str(exc)
-    decisions = [d for d in decisions if d.allowed is not None]
-    if not decisions:
-        return None, "self traffic is not predicted"
-    return decisions, ""
+    try:
+        decisions, why = cluster.service_decisions(src, services[(target.namespace, target.value)], cell.port, "TCP")
+    except netpol.InputError as exc:
+        return None, str(exc)
+    return decisions or None, why
 
 
 # ---------------------------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------------------------
+
+
+def check_service_ports(cells: list[_probe.Cell], services: dict[tuple[str, str], dict]) -> None:
+    """Every Service target must expose the probed port: a port it lacks would time out and read as blocked."""
+    for cell in cells:
+        target = cell.target
+        if target.kind != "service":
+            continue
+        try:
+            netpol.service_port(services[(target.namespace, target.value)], cell.port, "TCP")
+        except netpol.InputError as exc:
+            raise _probe.ProbeInputError(
+                f"{exc}: a probe of a port the Service does not expose says nothing about NetworkPolicy "
+                "(probe one of its ports, or the pod itself with to.pod)"
+            ) from None
 
 
 def _line(cell: _probe.Cell) -> str:
@@ -659,7 +644,8 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         parallelism=params["parallelism"],
     )
     cells: list[_probe.Cell] = plan["cells"]
-    pods = prober.check_inputs(plan["sources"], plan["targets"], plan["namespace"])
+    pods, services = prober.check_inputs(plan["sources"], plan["targets"], plan["namespace"])
+    check_service_ports(cells, services)
     _resolve_hosts(plan, pods)
     expect = plan["expect"]
     if expect in ("allowed", "blocked"):
@@ -701,7 +687,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
                 runners[source] = error if error else (source.namespace, name, container)
             result["probe_pods"] = [f"{ns}/{name}" for ns, name in prober.created]
         if expect == "predicted":
-            reasons = predict(_kube.KubeClient(factory()), cells_to_run, runners)
+            reasons = predict(_kube.KubeClient(factory()), cells_to_run, runners, services)
         if cells_to_run:
             rounds = _probe.run_rounds(
                 prober,

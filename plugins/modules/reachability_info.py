@@ -474,53 +474,7 @@ def _port_specs(params: dict) -> list[tuple[Any, str]] | None:
     specs = params.get("ports")
     if specs is None:
         return None
-    out = []
-    for i, spec in enumerate(specs):
-        try:
-            protocol = netpol.normalize_protocol(spec.get("protocol"))
-        except netpol.InputError:
-            raise InputProblem(
-                f"ports[{i}].protocol: {spec.get('protocol')!r} is not supported; use TCP, UDP or SCTP"
-            ) from None
-        port = spec["port"]
-        if isinstance(port, str) and port.isdigit():
-            port = int(port)
-        if (
-            isinstance(port, bool)
-            or not isinstance(port, int | str)
-            or (isinstance(port, int) and not 1 <= port <= 65535)
-        ):
-            raise InputProblem(f"ports[{i}].port: {port!r} must be a port number 1-65535 or a container port name")
-        out.append((port, protocol))
-    return out
-
-
-def _port_groups(
-    cluster: netpol.Cluster, targets: list[Any], specs: list[tuple[Any, str]] | None
-) -> dict[str, tuple[int | str, str, dict[int, list[Any]]]]:
-    """table key -> (port or name, protocol, {number: [targets evaluated on that number]})."""
-    groups: dict[str, tuple[Any, str, dict[int, list[Any]]]] = {}
-    if specs is None:
-        for t in targets:
-            pod = cluster.pods.get(t)
-            if pod is None:
-                raise InputProblem(f"targets: {t} is not a pod and declares no ports; give ports to evaluate it")
-            for _, number, protocol in pod.ports:
-                key = f"{number}/{protocol}"
-                groups.setdefault(key, (number, protocol, {}))[2].setdefault(number, []).append(t)
-        return dict(sorted(groups.items(), key=lambda kv: (kv[1][0], kv[1][1])))
-    for port, protocol in specs:
-        key = f"{port}/{protocol}"
-        by_number = groups.setdefault(key, (port, protocol, {}))[2]
-        for t in targets:
-            if isinstance(port, int):
-                number: int | None = port
-            else:
-                pod = cluster.pods.get(t)
-                number = pod.resolve_port(port, protocol) if pod is not None else None
-            if number is not None and t not in by_number.setdefault(number, []):
-                by_number[number].append(t)
-    return groups
+    return [netpol.check_port_spec(spec["port"], spec.get("protocol"), f"ports[{i}]") for i, spec in enumerate(specs)]
 
 
 def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> dict:
@@ -543,7 +497,9 @@ def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> 
 def evaluate_pods(cluster: netpol.Cluster, params: dict) -> tuple[list[dict], dict[str, str], int, int, list[str]]:
     sources = _endpoints(cluster, params.get("sources"), "sources")
     targets = _endpoints(cluster, params.get("targets"), "targets")
-    groups = _port_groups(cluster, targets, _port_specs(params))
+    groups = netpol.port_groups(
+        targets, _port_specs(params), lambda t: cluster.pods[t].ports if t in cluster.pods else None
+    )
     explain, only = params["explain"], params["only"]
     results: list[dict] = []
     tables: dict[str, str] = {}
@@ -589,24 +545,7 @@ def evaluate_classes(cluster: netpol.Cluster, params: dict) -> tuple[list[dict],
     specs = _port_specs(params)
     explain, only = params["explain"], params["only"]
     # Ports: the given ones (numbers, or names resolved per class), else every port any class declares.
-    wanted: dict[str, tuple[Any, str, dict[int, list[netpol.PodClass]]]] = {}
-    if specs is None:
-        for c in classes:
-            for _, number, protocol in c.ports:
-                entry = wanted.setdefault(f"{number}/{protocol}", (number, protocol, {}))
-                entry[2].setdefault(number, []).append(c)
-        wanted = dict(sorted(wanted.items(), key=lambda kv: (kv[1][0], kv[1][1])))
-    else:
-        for port, protocol in specs:
-            by_number = wanted.setdefault(f"{port}/{protocol}", (port, protocol, {}))[2]
-            for c in classes:
-                number = (
-                    port
-                    if isinstance(port, int)
-                    else next((n for name, n, p in c.ports if name == port and p == protocol), None)
-                )
-                if number is not None:
-                    by_number.setdefault(number, []).append(c)
+    wanted = netpol.port_groups(classes, specs, lambda c: c.ports)
     results: list[dict] = []
     tables: dict[str, str] = {}
     allowed_count = blocked_count = 0

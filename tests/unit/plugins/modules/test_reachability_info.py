@@ -223,6 +223,33 @@ BAD = [
         "ports[0].protocol: 'ICMP' is not supported",
     ),
     ({"pods": [{"namespace": "x", "name": "a"}], "ports": [{"port": 0}]}, "ports[0].port: 0 must be a port number"),
+    # A port name no target declares, or that cannot be a port name, evaluates nothing: it is an error.
+    (
+        {
+            "pods": [{"namespace": "x", "name": "a", "ports": [{"name": "http", "port": 80}]}],
+            "ports": [{"port": "htpp"}],
+        },
+        "ports[0].port: no target declares a TCP container port named 'htpp' (named ports: http)",
+    ),
+    (
+        {
+            "pods": [{"namespace": "x", "name": "a", "ports": [{"name": "http", "port": 80}]}],
+            "ports": [{"port": "HTTP"}],
+        },
+        "ports[0].port: named port 'HTTP' is not a valid IANA service name",
+    ),
+    (
+        {"pods": [{"namespace": "x", "name": "a"}], "ports": [{"port": 80}, {"port": "web", "protocol": "UDP"}]},
+        "ports[1].port: no target declares a UDP container port named 'web' (no target has named ports)",
+    ),
+    (
+        {
+            "pods": [{"namespace": "x", "name": "a", "ports": [{"name": "http", "port": 80}]}],
+            "ports": [{"port": "metrics"}],
+            "granularity": "classes",
+        },
+        "ports[0].port: no target declares a TCP container port named 'metrics'",
+    ),
     ({"pods": [{"namespace": "x", "name": "a"}], "sources": ["x/nope"]}, "sources[0]: 'x/nope' is neither a known pod"),
     (
         {"pods": [{"namespace": "x", "name": "a"}], "targets": ["1.2.3.4"]},
