@@ -97,8 +97,11 @@ _HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
 MARKS = {"allowed": ".", "blocked": "X", "refused": "R", "dns_error": "D", "probe_error": "E", None: "?"}
 
 
-class ProbeInputError(ValueError):
-    """A bad module input, found before anything was created."""
+class ProbeInputError(KubeError):
+    """A bad module input, found before anything was created (the message says so)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Invalid input, nothing was created: {message}")
 
 
 @dataclass(frozen=True)
@@ -234,7 +237,7 @@ class Target:
         return data
 
 
-def _check_name(value: Any, what: str) -> str:
+def check_name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 253 or not _HOST.match(value):
         raise ProbeInputError(f"{what} must be a Kubernetes object name, got {value!r}")
     return value
@@ -265,12 +268,12 @@ def normalise_source(raw: Any, default_namespace: str, what: str = "from") -> So
     present = [key for key in ("pod", "labels") if raw.get(key) is not None]
     if len(present) != 1:
         raise ProbeInputError(f"{what} needs exactly one of pod (an existing pod) or labels (an ephemeral probe pod)")
-    namespace = _check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
+    namespace = check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
     container = raw.get("container")
     if container is not None:
-        container = _check_name(container, f"{what}.container")
+        container = check_name(container, f"{what}.container")
     if present[0] == "pod":
-        return Source(namespace=namespace, pod=_check_name(raw["pod"], f"{what}.pod"), container=container)
+        return Source(namespace=namespace, pod=check_name(raw["pod"], f"{what}.pod"), container=container)
     if container is not None:
         raise ProbeInputError(f"{what}.container only applies to an existing pod")
     return Source(namespace=namespace, labels=_check_labels(raw["labels"], what))
@@ -289,10 +292,10 @@ def normalise_target(raw: Any, default_namespace: str, what: str = "to") -> Targ
     if len(present) != 1:
         raise ProbeInputError(f"{what} needs exactly one of service, pod, ip or url, got {sorted(present) or 'none'}")
     kind = present[0]
-    namespace = _check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
+    namespace = check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
     value = raw[kind]
     if kind in ("service", "pod"):
-        value = _check_name(value, f"{what}.{kind}")
+        value = check_name(value, f"{what}.{kind}")
         if kind == "service" and not _DNS_LABEL.match(value):
             raise ProbeInputError(f"{what}.service must be a DNS label (a Service name), got {value!r}")
         return Target(kind, value, namespace)

@@ -354,6 +354,7 @@ def _policy_ident(policy: Any) -> str:
 
 
 _SCHEMA_VALIDATOR: Any = None
+_SCHEMA_PROBLEM: list[str | None] = [None]  # why the validator is unavailable
 
 
 def _schema_validator() -> Any:
@@ -376,9 +377,25 @@ def _schema_validator() -> Any:
             )
             defs = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)["$defs"]
             _SCHEMA_VALIDATOR = jsonschema.validators.Draft202012Validator(_inline_refs(schema, defs, ()))
-        except Exception:
+        except ImportError as exc:
             _SCHEMA_VALIDATOR = False
+            _SCHEMA_PROBLEM[0] = (
+                f"the strict NetworkPolicy schema was not checked: {exc.name or exc} is not installed "
+                "(pip install kubernetes-validate); unknown fields and wrong types may go unnoticed"
+            )
+        except Exception as exc:
+            _SCHEMA_VALIDATOR = False
+            _SCHEMA_PROBLEM[0] = (
+                f"the strict NetworkPolicy schema was not checked: kubernetes-validate's schema could not be "
+                f"loaded ({type(exc).__name__}: {exc}); unknown fields and wrong types may go unnoticed"
+            )
     return _SCHEMA_VALIDATOR
+
+
+def schema_problem() -> str | None:
+    """Why policies are validated without the strict schema (kubernetes-validate missing or broken), else None."""
+    _schema_validator()
+    return _SCHEMA_PROBLEM[0]
 
 
 def _inline_refs(node: Any, defs: Mapping, seen: tuple[str, ...]) -> Any:
@@ -1034,6 +1051,78 @@ def _compile_pod_ports(ports: Any, path: str) -> tuple:
     return tuple(sorted(out, key=lambda p: (p[1], p[2], p[0] or "")))
 
 
+def _parse_namespaces(namespaces: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """``{name: labels}`` from ``[{name, labels}]``; every namespace carries its kubernetes.io/metadata.name."""
+    out: dict[str, dict[str, str]] = {}
+    for i, ns in enumerate(namespaces):
+        path = f"namespaces[{i}]"
+        if not isinstance(ns, Mapping):
+            raise InputError(f"{path}: must be a mapping {{name, labels}}, got {ns!r}")
+        unknown = set(ns) - {"name", "labels"}
+        if unknown:
+            raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use name and labels")
+        name = ns.get("name")
+        if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 63:
+            raise InputError(f"{path}.name: {name!r} is not a namespace name (lowercase letters, digits and '-')")
+        if name in out:
+            raise InputError(f"{path}.name: namespace {name!r} is listed twice")
+        labels = _check_labels(ns.get("labels"), f"{path}.labels")
+        labels[NAMESPACE_NAME_LABEL] = name
+        out[name] = labels
+    return out
+
+
+def _parse_pod(pod: Any, path: str) -> Pod:
+    """A Pod from ``{namespace, name, labels, ip, ports}``; InputError naming the field otherwise."""
+    if not isinstance(pod, Mapping):
+        raise InputError(f"{path}: must be a mapping {{namespace, name, labels, ip, ports}}, got {pod!r}")
+    unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports"}
+    if unknown:
+        raise InputError(
+            f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use namespace, name, labels, ip, ports"
+        )
+    ns = pod.get("namespace")
+    if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
+        raise InputError(f"{path}.namespace: {ns!r} is not a namespace name")
+    name = pod.get("name")
+    if not isinstance(name, str) or not name or "/" in name:
+        raise InputError(f"{path}.name: {name!r} is not a pod name")
+    return Pod(
+        ns,
+        name,
+        _check_labels(pod.get("labels"), f"{path}.labels"),
+        _parse_ip(pod.get("ip"), f"{path}.ip"),
+        _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
+    )
+
+
+def _validate_policies(policies: list[Any], *, schema: bool) -> list[str]:
+    """Every problem of every policy, and policies listed twice in a namespace."""
+    errors: list[str] = []
+    for i, policy in enumerate(policies):
+        problems = validate_policy(policy, schema=schema)
+        if problems and not isinstance(policy, Mapping):
+            problems = [f"policies[{i}]: {p}" for p in problems]
+        errors.extend(problems)
+    seen: set[str] = set()
+    for policy in policies:
+        ident = _policy_ident(policy)
+        if ident in seen and "<no" not in ident:
+            errors.append(f"{ident}: metadata.name: the policy is listed twice in its namespace")
+        seen.add(ident)
+    return errors
+
+
+def _compile_checked(policy: Any) -> _Policy:
+    try:
+        return _compile_policy(policy)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Only reachable with validate=False: say what is wrong instead of a bare traceback.
+        raise PolicyError(
+            validate_policy(policy, schema=False) or [f"{_policy_ident(policy)}: cannot be evaluated: {exc!r}"]
+        ) from None
+
+
 class Cluster:
     """Namespaces, pods and NetworkPolicies; answers who may reach whom, and why."""
 
@@ -1046,81 +1135,27 @@ class Cluster:
         validate: bool = True,
         schema: bool = True,
     ):
-        self.namespaces: dict[str, dict[str, str]] = {}
-        for i, ns in enumerate(namespaces or ()):
-            path = f"namespaces[{i}]"
-            if not isinstance(ns, Mapping):
-                raise InputError(f"{path}: must be a mapping {{name, labels}}, got {ns!r}")
-            unknown = set(ns) - {"name", "labels"}
-            if unknown:
-                raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use name and labels")
-            name = ns.get("name")
-            if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 63:
-                raise InputError(f"{path}.name: {name!r} is not a namespace name (lowercase letters, digits and '-')")
-            if name in self.namespaces:
-                raise InputError(f"{path}.name: namespace {name!r} is listed twice")
-            labels = _check_labels(ns.get("labels"), f"{path}.labels")
-            labels[NAMESPACE_NAME_LABEL] = name
-            self.namespaces[name] = labels
-
+        self.namespaces: dict[str, dict[str, str]] = _parse_namespaces(namespaces or ())
         self.pods: dict[str, Pod] = {}
         self._by_ip: dict[Any, Pod] = {}
-        for i, pod in enumerate(pods or ()):
-            path = f"pods[{i}]"
-            if not isinstance(pod, Mapping):
-                raise InputError(f"{path}: must be a mapping {{namespace, name, labels, ip, ports}}, got {pod!r}")
-            unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports"}
-            if unknown:
-                raise InputError(
-                    f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use namespace, name, labels, ip, ports"
-                )
-            ns = pod.get("namespace")
-            if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
-                raise InputError(f"{path}.namespace: {ns!r} is not a namespace name")
-            name = pod.get("name")
-            if not isinstance(name, str) or not name or "/" in name:
-                raise InputError(f"{path}.name: {name!r} is not a pod name")
-            ident = f"{ns}/{name}"
-            if ident in self.pods:
-                raise InputError(f"{path}: pod {ident} is listed twice")
-            obj = Pod(
-                ns,
-                name,
-                _check_labels(pod.get("labels"), f"{path}.labels"),
-                _parse_ip(pod.get("ip"), f"{path}.ip"),
-                _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
-            )
-            if ns not in self.namespaces:
-                self.namespaces[ns] = {NAMESPACE_NAME_LABEL: ns}
-            self.pods[ident] = obj
-            if obj.ip is not None:
-                self._by_ip.setdefault(obj.ip, obj)
-
+        for i, raw in enumerate(pods or ()):
+            pod = _parse_pod(raw, f"pods[{i}]")
+            if pod.ident in self.pods:
+                raise InputError(f"pods[{i}]: pod {pod.ident} is listed twice")
+            self.namespaces.setdefault(pod.namespace, {NAMESPACE_NAME_LABEL: pod.namespace})
+            self.pods[pod.ident] = pod
+            if pod.ip is not None:
+                self._by_ip.setdefault(pod.ip, pod)
         raw_policies = list(policies or ())
+        # Why the strict schema was not checked, when it was asked for and could not be (else None).
+        self.schema_warning: str | None = None
         if validate:
-            errors: list[str] = []
-            for i, policy in enumerate(raw_policies):
-                problems = validate_policy(policy, schema=schema)
-                if problems and not isinstance(policy, Mapping):
-                    problems = [f"policies[{i}]: {p}" for p in problems]
-                errors.extend(problems)
-            seen: set[str] = set()
-            for policy in raw_policies:
-                ident = _policy_ident(policy)
-                if ident in seen and "<no" not in ident:
-                    errors.append(f"{ident}: metadata.name: the policy is listed twice in its namespace")
-                seen.add(ident)
+            errors = _validate_policies(raw_policies, schema=schema)
             if errors:
                 raise PolicyError(errors)
-        self.policies: list[_Policy] = []
-        for policy in raw_policies:
-            try:
-                self.policies.append(_compile_policy(policy))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                # Only reachable with validate=False: say what is wrong instead of a bare traceback.
-                raise PolicyError(
-                    validate_policy(policy, schema=False) or [f"{_policy_ident(policy)}: cannot be evaluated: {exc!r}"]
-                ) from None
+            if schema and raw_policies and not _schema_validator():
+                self.schema_warning = schema_problem()
+        self.policies: list[_Policy] = [_compile_checked(policy) for policy in raw_policies]
         for policy in self.policies:
             if policy.namespace not in self.namespaces:
                 self.namespaces[policy.namespace] = {NAMESPACE_NAME_LABEL: policy.namespace}

@@ -364,21 +364,13 @@ import signal
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
 
-class ProbeFailure(Exception):
+class ProbeFailure(_kube.KubeError):
     """The probes ran, and the outcome fails the task (probe_error, or a mismatch with the expectation)."""
-
-    def __init__(self, message: str, result: dict[str, Any]):
-        super().__init__(message)
-        self.message = message
-        self.result = result
 
 
 class _Interrupted(BaseException):
@@ -423,7 +415,7 @@ def argument_spec() -> dict[str, Any]:
 
 def build_plan(params: dict[str, Any]) -> dict[str, Any]:
     """Validate the inputs that need no cluster; raise ProbeInputError naming the bad field."""
-    namespace = _probe._check_name(params["namespace"], "namespace")
+    namespace = _probe.check_name(params["namespace"], "namespace")
     if params.get("from") is not None:
         sources = [_probe.normalise_source(params["from"], namespace, "from")]
     elif params.get("sources") is not None:
@@ -545,7 +537,10 @@ def predict(
     )
     data = _kube.read_cluster(kube, namespaces=namespaces)
     data.pop("skipped", None)
-    cluster = netpol.Cluster(**data, validate=False)
+    try:
+        cluster = netpol.Cluster(**data, validate=False)
+    except netpol.NetpolError as exc:
+        raise _kube.KubeError(f"Cannot predict: {exc}", exc) from exc
     reasons: dict[str, dict[str, str]] = {}
     for cell in cells:
         runner = runners.get(cell.source)
@@ -631,11 +626,11 @@ def _resolve_hosts(plan: dict[str, Any], pods: dict[tuple[str, str], dict]) -> N
             cell.host = urlsplit(target.value).hostname
 
 
-def run(module: AnsibleModule) -> dict[str, Any]:
+def run(module: _kube.KubeModule) -> dict[str, Any]:
     params = module.params
     begin = time.monotonic()
     plan = build_plan(params)
-    factory = _kube.api_client_factory(params)
+    factory = module.api_client_factory()
     prober = _probe.Prober(
         factory,
         timeout=params["timeout"],
@@ -711,7 +706,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
 
 
 def _report(
-    module: AnsibleModule,
+    module: _kube.KubeModule,
     plan: dict[str, Any],
     result: dict[str, Any],
     cells: list[_probe.Cell],
@@ -767,9 +762,9 @@ def _report(
         ).strip()
     result.update(verdict=verdict, verdict_msg=message)
     if verdict == "probe_error":
-        raise ProbeFailure(_failure_message(ran, message), result)
+        raise ProbeFailure(_failure_message(ran, message), result=result)
     if verdict in ("differences", "not_enforcing"):
-        raise ProbeFailure(_failure_message(ran, message), result)
+        raise ProbeFailure(_failure_message(ran, message), result=result)
     result["msg"] = message if len(cells) != 1 else result["summary"][0]
     return result
 
@@ -792,24 +787,19 @@ def _failure_message(cells: list[_probe.Cell], message: str) -> str:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = _kube.KubeModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("from", "sources"), ("to", "targets"), ("port", "ports")],
         required_one_of=[("from", "sources"), ("to", "targets")],
         supports_check_mode=True,
     )
-    if not _kube.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=_kube.KUBERNETES_IMPORT_ERROR)
     try:
-        module.exit_json(**run(module))
-    except ProbeFailure as exc:
-        module.fail_json(msg=exc.message, **exc.result)
-    except _probe.ProbeInputError as exc:
-        module.fail_json(msg=f"Invalid input, nothing was created: {exc}", changed=False)
-    except (_kube.KubeError, netpol.NetpolError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
+        result = run(module)
+    except _kube.KubeError as err:
+        module.fail_from_error(err)
     except _Interrupted as exc:
         module.fail_json(msg=f"Probe interrupted ({exc}); its probe pods were deleted", changed=False)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

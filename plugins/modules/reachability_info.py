@@ -349,8 +349,6 @@ import copy
 import ipaddress
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
@@ -398,7 +396,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 
-class InputProblem(Exception):
+class InputProblem(_kube.KubeError):
     """A module argument the argspec cannot check; the message names it."""
 
 
@@ -585,7 +583,7 @@ def describe(params: dict) -> dict:
     else:
         results, tables, allowed, blocked, keys = evaluate_pods(cluster, params)
     isolated_in, isolated_eg = _isolation_counts(cluster)
-    warnings = []
+    warnings = [cluster.schema_warning] if cluster.schema_warning else []
     if not keys and cluster.pods:
         warnings.append(
             "Nothing was evaluated: no target pod declares a container port. Give the ports to evaluate with the "
@@ -626,18 +624,26 @@ def _isolation_counts(cluster: netpol.Cluster) -> tuple[int, int]:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = _kube.KubeModule(
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         mutually_exclusive=[("namespaces", "namespace"), ("pods", "label_selectors")],
     )
     try:
-        result = describe(module.params)
-    except (netpol.NetpolError, _kube.KubeError, InputProblem) as exc:
-        module.fail_json(msg=str(exc))
+        result = run(module)
+    except _kube.KubeError as err:
+        module.fail_from_error(err)
     for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(changed=False, **result)
+
+
+def run(module: _kube.KubeModule) -> dict:
+    """describe(), with the engine's errors (bad policies, pods, ports) reported as the module's one error."""
+    try:
+        return describe(module.params)
+    except netpol.NetpolError as exc:
+        raise _kube.KubeError(str(exc), exc) from exc
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -301,3 +303,25 @@ def test_no_declared_ports_warns():
     )
     assert given["summary"]["evaluated"] == 2
     assert given["warnings"] == []
+
+
+def test_a_missing_schema_validator_warns(monkeypatch):
+    """Without kubernetes-validate the strict schema is not checked: say so, do not weaken validation silently."""
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.setitem(sys.modules, "kubernetes_validate", None)
+    policy = {"metadata": {"name": "p", "namespace": "x"}, "spec": {"podSelector": {}}}
+    out = mod.describe(params(pods=[{"namespace": "x", "name": "a"}], policies=[policy], ports=[{"port": 80}]))
+    assert out["warnings"] == [
+        "the strict NetworkPolicy schema was not checked: kubernetes_validate is not installed "
+        "(pip install kubernetes-validate); unknown fields and wrong types may go unnoticed"
+    ]
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.delitem(sys.modules, "kubernetes_validate")
+    assert (
+        mod.describe(params(pods=[{"namespace": "x", "name": "a"}], policies=[policy], ports=[{"port": 80}]))[
+            "warnings"
+        ]
+        == []
+    )
