@@ -56,7 +56,12 @@ def module_params(kubeconfig: str, **overrides: object) -> dict:
 
 
 def run_module(params: dict) -> dict:
-    fake = SimpleNamespace(params=params, check_mode=False, warn=lambda msg: print("warning:", msg))
+    fake = SimpleNamespace(
+        params=params,
+        check_mode=False,
+        warn=lambda msg: print("warning:", msg),
+        api_client_factory=lambda: _kube.api_client_factory(params),
+    )
     try:
         return probe_connectivity.run(fake)
     except probe_connectivity.ProbeFailure as failure:

@@ -17,6 +17,7 @@ Modules use it as::
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import functools
 import json
@@ -29,7 +30,9 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import missing_required_lib
 
 try:
     import urllib3
@@ -98,12 +101,14 @@ _PROXY_HEADERS = tuple(KUBE_AUTH_ARG_SPEC["proxy_headers"]["options"])
 
 
 class KubeError(Exception):
-    """A Kubernetes connection or API problem, with a message that says what to do."""
+    """The one error type of the Kubernetes modules: a connection, API or input problem, with a message
+    that says what to do. ``KubeModule.fail_from_error`` reports it; ``result`` is returned with it."""
 
-    def __init__(self, message: str, exception: BaseException | None = None):
+    def __init__(self, message: str, exception: BaseException | None = None, result: Mapping | None = None):
         super().__init__(message)
         self.message = message
         self.exception = exception
+        self.result = dict(result or {})
 
     @property
     def status(self) -> int | None:
@@ -586,3 +591,56 @@ def read_cluster(api_client: Any, namespaces: Iterable[str] | None = None, label
         key=lambda p: (p["metadata"].get("namespace"), p["metadata"].get("name")),
     )
     return {"namespaces": out_ns, "pods": pods, "policies": policies, "skipped": skipped}
+
+
+# ---------------------------------------------------------------------------------------------
+# The base of the Kubernetes modules
+# ---------------------------------------------------------------------------------------------
+
+
+class KubeModule:
+    """AnsibleModule + the shared Kubernetes connection options and client, as AzureModule is for Azure.
+
+    ``main()`` builds one, runs the module's work, and reports a ``KubeError`` with ``fail_from_error``.
+    """
+
+    def __init__(self, argument_spec: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        spec = copy.deepcopy(KUBE_AUTH_ARG_SPEC)
+        spec.update(argument_spec or {})
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        if not HAS_KUBERNETES:
+            self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+        self._factory: Callable[[], Any] | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.module.params
+
+    @property
+    def check_mode(self) -> bool:
+        return self.module.check_mode
+
+    def warn(self, warning: str) -> None:
+        self.module.warn(warning)
+
+    def exit_json(self, **kwargs: Any) -> None:
+        self.module.exit_json(**kwargs)
+
+    def fail_json(self, **kwargs: Any) -> None:
+        self.module.fail_json(**kwargs)
+
+    def api_client_factory(self) -> Callable[[], Any]:
+        """Fresh ApiClients for the connection options (read once; raises KubeError)."""
+        if self._factory is None:
+            self._factory = api_client_factory(self.params)
+        return self._factory
+
+    def kube(self) -> KubeClient:
+        """A KubeClient on a fresh ApiClient."""
+        return KubeClient(self.api_client_factory()())
+
+    def fail_from_error(self, err: KubeError) -> None:
+        result = {"changed": False, **err.result}
+        if err.status is not None:
+            result["status"] = err.status
+        self.module.fail_json(msg=err.message, **result)

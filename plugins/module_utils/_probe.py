@@ -91,13 +91,17 @@ _LINE = re.compile(r"^@(\d+) (.*)$")
 _RC = re.compile(r"^rc=(\d+)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
 
 # One-letter marks for the text tables (cyclonus / upstream e2e style).
 MARKS = {"allowed": ".", "blocked": "X", "refused": "R", "dns_error": "D", "probe_error": "E", None: "?"}
 
 
-class ProbeInputError(ValueError):
-    """A bad module input, found before anything was created."""
+class ProbeInputError(KubeError):
+    """A bad module input, found before anything was created (the message says so)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Invalid input, nothing was created: {message}")
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ class Target:
         return data
 
 
-def _check_name(value: Any, what: str) -> str:
+def check_name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 253 or not _HOST.match(value):
         raise ProbeInputError(f"{what} must be a Kubernetes object name, got {value!r}")
     return value
@@ -264,12 +268,12 @@ def normalise_source(raw: Any, default_namespace: str, what: str = "from") -> So
     present = [key for key in ("pod", "labels") if raw.get(key) is not None]
     if len(present) != 1:
         raise ProbeInputError(f"{what} needs exactly one of pod (an existing pod) or labels (an ephemeral probe pod)")
-    namespace = _check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
+    namespace = check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
     container = raw.get("container")
     if container is not None:
-        container = _check_name(container, f"{what}.container")
+        container = check_name(container, f"{what}.container")
     if present[0] == "pod":
-        return Source(namespace=namespace, pod=_check_name(raw["pod"], f"{what}.pod"), container=container)
+        return Source(namespace=namespace, pod=check_name(raw["pod"], f"{what}.pod"), container=container)
     if container is not None:
         raise ProbeInputError(f"{what}.container only applies to an existing pod")
     return Source(namespace=namespace, labels=_check_labels(raw["labels"], what))
@@ -288,10 +292,10 @@ def normalise_target(raw: Any, default_namespace: str, what: str = "to") -> Targ
     if len(present) != 1:
         raise ProbeInputError(f"{what} needs exactly one of service, pod, ip or url, got {sorted(present) or 'none'}")
     kind = present[0]
-    namespace = _check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
+    namespace = check_name(raw.get("namespace") or default_namespace, f"{what}.namespace")
     value = raw[kind]
     if kind in ("service", "pod"):
-        value = _check_name(value, f"{what}.{kind}")
+        value = check_name(value, f"{what}.{kind}")
         if kind == "service" and not _DNS_LABEL.match(value):
             raise ProbeInputError(f"{what}.service must be a DNS label (a Service name), got {value!r}")
         return Target(kind, value, namespace)
@@ -314,7 +318,25 @@ def normalise_target(raw: Any, default_namespace: str, what: str = "to") -> Targ
         raise ProbeInputError(f"{what}.url has an invalid port: {value!r}") from None
     if port is not None:
         check_port(port, f"{what}.url port")
+    if not is_host(parts.hostname):
+        raise ProbeInputError(
+            f"{what}.url host {parts.hostname!r} is neither a host name (letters, digits, '-' and '.') "
+            f"nor an IP address, in {value!r}"
+        )
     return Target("url", value, namespace, url_port=port or 80)
+
+
+def is_host(value: str) -> bool:
+    """A DNS host name (RFC 1123 labels of letters, digits and '-', at most 253 characters) or an IP address."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    if not name or len(name) > 253 or name.rsplit(".", 1)[-1].isdigit():  # 999.1.1.1 is a bad address, not a name
+        return False
+    return all(_HOST_LABEL.match(label) for label in name.split("."))
 
 
 def check_port(port: Any, what: str = "port") -> int:
@@ -617,8 +639,13 @@ class Prober:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def check_inputs(self, sources: list[Source], targets: list[Target], namespace: str) -> dict[tuple[str, str], dict]:
-        """Fail before anything is created: every namespace and every named pod must exist."""
+    def check_inputs(
+        self, sources: list[Source], targets: list[Target], namespace: str
+    ) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
+        """Fail before anything is created: every namespace, named pod and target Service must exist.
+
+        Returns the pods and the Services read, by (namespace, name).
+        """
         namespaces = {s.namespace for s in sources}
         namespaces |= {t.namespace for t in targets if t.kind in ("service", "pod")}
         for ns in sorted(namespaces):
@@ -637,13 +664,22 @@ class Prober:
                         f"(it has {', '.join(containers)})"
                     )
                 pods[(source.namespace, source.pod)] = pod
+        services: dict[tuple[str, str], dict] = {}
         for target in targets:
             if target.kind == "pod":
                 pod = self.read_pod(target.namespace, target.value)
                 if pod is None:
                     raise ProbeInputError(f"target pod {target.namespace}/{target.value} does not exist")
                 pods[(target.namespace, target.value)] = pod
-        return pods
+            elif target.kind == "service" and (target.namespace, target.value) not in services:
+                service = self.kube().read_service(target.namespace, target.value)
+                if service is None:
+                    raise ProbeInputError(
+                        f"target Service {target.namespace}/{target.value} does not exist: a probe could only fail "
+                        "to resolve it (create the Service, or fix the name or namespace)"
+                    )
+                services[(target.namespace, target.value)] = service
+        return pods, services
 
     # -- probe pods ----------------------------------------------------------------------------
 

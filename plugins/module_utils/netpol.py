@@ -42,8 +42,10 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -352,6 +354,7 @@ def _policy_ident(policy: Any) -> str:
 
 
 _SCHEMA_VALIDATOR: Any = None
+_SCHEMA_PROBLEM: list[str | None] = [None]  # why the validator is unavailable
 
 
 def _schema_validator() -> Any:
@@ -374,9 +377,25 @@ def _schema_validator() -> Any:
             )
             defs = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)["$defs"]
             _SCHEMA_VALIDATOR = jsonschema.validators.Draft202012Validator(_inline_refs(schema, defs, ()))
-        except Exception:
+        except ImportError as exc:
             _SCHEMA_VALIDATOR = False
+            _SCHEMA_PROBLEM[0] = (
+                f"the strict NetworkPolicy schema was not checked: {exc.name or exc} is not installed "
+                "(pip install kubernetes-validate); unknown fields and wrong types may go unnoticed"
+            )
+        except Exception as exc:
+            _SCHEMA_VALIDATOR = False
+            _SCHEMA_PROBLEM[0] = (
+                f"the strict NetworkPolicy schema was not checked: kubernetes-validate's schema could not be "
+                f"loaded ({type(exc).__name__}: {exc}); unknown fields and wrong types may go unnoticed"
+            )
     return _SCHEMA_VALIDATOR
+
+
+def schema_problem() -> str | None:
+    """Why policies are validated without the strict schema (kubernetes-validate missing or broken), else None."""
+    _schema_validator()
+    return _SCHEMA_PROBLEM[0]
 
 
 def _inline_refs(node: Any, defs: Mapping, seen: tuple[str, ...]) -> Any:
@@ -639,6 +658,129 @@ def _compile_policy(policy: Mapping) -> _Policy:
         ingress=_compile_rules(spec.get("ingress"), "from"),
         egress=_compile_rules(spec.get("egress"), "to"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports asked for: numbers or container port names, grouped by the number each target resolves them to
+# ---------------------------------------------------------------------------------------------
+
+
+def check_port_spec(port: Any, protocol: Any, path: str) -> tuple[int | str, str]:
+    """A port to evaluate: a number 1-65535 (also as digits) or a container port name, and its protocol."""
+    try:
+        protocol = normalize_protocol(protocol)
+    except InputError:
+        raise InputError(f"{path}.protocol: {protocol!r} is not supported; use TCP, UDP or SCTP") from None
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if _is_int(port):
+        if not 1 <= port <= 65535:
+            raise InputError(f"{path}.port: {port!r} must be a port number 1-65535 or a container port name")
+        return port, protocol
+    if not isinstance(port, str):
+        raise InputError(f"{path}.port: {port!r} must be a port number 1-65535 or a container port name")
+    problem = _port_name_problem(port)
+    if problem:
+        raise InputError(f"{path}.port: {problem}")
+    return port, protocol
+
+
+def port_groups(
+    targets: Sequence[Any],
+    specs: Sequence[tuple[int | str, str]] | None,
+    ports_of: Callable[[Any], Iterable[tuple[str | None, int, str]] | None],
+) -> dict[str, tuple[int | str, str, dict[int, list[Any]]]]:
+    """Which port number each target is evaluated on, per port asked for.
+
+    Returns ``{"<port>/<protocol>": (port, protocol, {number: [targets]})}`` - one truth table per key;
+    a named port can mean a different number on each target. ``ports_of(target)`` gives the target's
+    declared ``(name, number, protocol)`` ports, or None for an endpoint that is not a pod. Without
+    ``specs``, every port the targets declare, sorted (a target that is not a pod is an InputError).
+    A named port that none of the targets declares is an InputError: it would evaluate nothing.
+    """
+    groups: dict[str, tuple[Any, str, dict[int, list[Any]]]] = {}
+    if specs is None:
+        for target in targets:
+            declared = ports_of(target)
+            if declared is None:
+                raise InputError(f"targets: {target} is not a pod and declares no ports; give ports to evaluate it")
+            for _, number, protocol in declared:
+                by_number = groups.setdefault(f"{number}/{protocol}", (number, protocol, {}))[2]
+                by_number.setdefault(number, []).append(target)
+        return dict(sorted(groups.items(), key=lambda kv: (kv[1][0], kv[1][1])))
+    for i, (port, protocol) in enumerate(specs):
+        by_number = groups.setdefault(f"{port}/{protocol}", (port, protocol, {}))[2]
+        for target in targets:
+            if _is_int(port):
+                number: int | None = port
+            else:
+                number = next((n for name, n, p in ports_of(target) or () if name == port and p == protocol), None)
+            if number is not None and target not in by_number.setdefault(number, []):
+                by_number[number].append(target)
+        if not any(by_number.values()) and targets:
+            declared = sorted({name for t in targets for name, _, p in ports_of(t) or () if name and p == protocol})
+            raise InputError(
+                f"ports[{i}].port: no target declares a {protocol} container port named {port!r}"
+                + (f" (named ports: {', '.join(declared)})" if declared else " (no target has named ports)")
+            )
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# Services: the port a client connects to, and the backend pods and ports behind it
+# ---------------------------------------------------------------------------------------------
+
+
+def _service_ident(service: Mapping) -> str:
+    meta = service.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+def service_ports_text(service: Mapping) -> str:
+    """``80/TCP (http), 443/TCP`` - the ports a Service exposes, for messages."""
+    entries = []
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        text = f"{entry.get('port')}/{entry.get('protocol') or 'TCP'}"
+        entries.append(f"{text} ({entry['name']})" if entry.get("name") else text)
+    return ", ".join(entries) or "none"
+
+
+def _forwards_any_port(service: Mapping) -> bool:
+    """ExternalName Services and headless Services without ports: clients reach the backends' ports directly."""
+    spec = service.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return True
+    return spec.get("clusterIP") == "None" and not spec.get("ports")
+
+
+def service_port(service: Mapping, port: int, protocol: str = "TCP") -> Mapping | None:
+    """The entry of ``spec.ports`` a client connecting to ``port``/``protocol`` uses.
+
+    None for a Service that forwards any port (ExternalName, headless without ports); an InputError
+    naming the ports the Service has when it does not expose this one.
+    """
+    protocol = normalize_protocol(protocol)
+    if _forwards_any_port(service):
+        return None
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        if entry.get("port") == port and normalize_protocol(entry.get("protocol")) == protocol:
+            return entry
+    raise InputError(
+        f"port: Service {_service_ident(service)} does not expose {port}/{protocol} "
+        f"(its ports: {service_ports_text(service)})"
+    )
+
+
+def service_target_port(service: Mapping, port: int, protocol: str = "TCP") -> int | str:
+    """The backend port (a number, or a container port name) that ``port`` of the Service leads to."""
+    entry = service_port(service, port, protocol)
+    spec = service.get("spec") or {}
+    if entry is None or spec.get("clusterIP") == "None":
+        return port  # headless: the client connects to the pod's own port
+    target = entry.get("targetPort", port)
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    return target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -909,6 +1051,78 @@ def _compile_pod_ports(ports: Any, path: str) -> tuple:
     return tuple(sorted(out, key=lambda p: (p[1], p[2], p[0] or "")))
 
 
+def _parse_namespaces(namespaces: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """``{name: labels}`` from ``[{name, labels}]``; every namespace carries its kubernetes.io/metadata.name."""
+    out: dict[str, dict[str, str]] = {}
+    for i, ns in enumerate(namespaces):
+        path = f"namespaces[{i}]"
+        if not isinstance(ns, Mapping):
+            raise InputError(f"{path}: must be a mapping {{name, labels}}, got {ns!r}")
+        unknown = set(ns) - {"name", "labels"}
+        if unknown:
+            raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use name and labels")
+        name = ns.get("name")
+        if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 63:
+            raise InputError(f"{path}.name: {name!r} is not a namespace name (lowercase letters, digits and '-')")
+        if name in out:
+            raise InputError(f"{path}.name: namespace {name!r} is listed twice")
+        labels = _check_labels(ns.get("labels"), f"{path}.labels")
+        labels[NAMESPACE_NAME_LABEL] = name
+        out[name] = labels
+    return out
+
+
+def _parse_pod(pod: Any, path: str) -> Pod:
+    """A Pod from ``{namespace, name, labels, ip, ports}``; InputError naming the field otherwise."""
+    if not isinstance(pod, Mapping):
+        raise InputError(f"{path}: must be a mapping {{namespace, name, labels, ip, ports}}, got {pod!r}")
+    unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports"}
+    if unknown:
+        raise InputError(
+            f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use namespace, name, labels, ip, ports"
+        )
+    ns = pod.get("namespace")
+    if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
+        raise InputError(f"{path}.namespace: {ns!r} is not a namespace name")
+    name = pod.get("name")
+    if not isinstance(name, str) or not name or "/" in name:
+        raise InputError(f"{path}.name: {name!r} is not a pod name")
+    return Pod(
+        ns,
+        name,
+        _check_labels(pod.get("labels"), f"{path}.labels"),
+        _parse_ip(pod.get("ip"), f"{path}.ip"),
+        _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
+    )
+
+
+def _validate_policies(policies: list[Any], *, schema: bool) -> list[str]:
+    """Every problem of every policy, and policies listed twice in a namespace."""
+    errors: list[str] = []
+    for i, policy in enumerate(policies):
+        problems = validate_policy(policy, schema=schema)
+        if problems and not isinstance(policy, Mapping):
+            problems = [f"policies[{i}]: {p}" for p in problems]
+        errors.extend(problems)
+    seen: set[str] = set()
+    for policy in policies:
+        ident = _policy_ident(policy)
+        if ident in seen and "<no" not in ident:
+            errors.append(f"{ident}: metadata.name: the policy is listed twice in its namespace")
+        seen.add(ident)
+    return errors
+
+
+def _compile_checked(policy: Any) -> _Policy:
+    try:
+        return _compile_policy(policy)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Only reachable with validate=False: say what is wrong instead of a bare traceback.
+        raise PolicyError(
+            validate_policy(policy, schema=False) or [f"{_policy_ident(policy)}: cannot be evaluated: {exc!r}"]
+        ) from None
+
+
 class Cluster:
     """Namespaces, pods and NetworkPolicies; answers who may reach whom, and why."""
 
@@ -921,81 +1135,27 @@ class Cluster:
         validate: bool = True,
         schema: bool = True,
     ):
-        self.namespaces: dict[str, dict[str, str]] = {}
-        for i, ns in enumerate(namespaces or ()):
-            path = f"namespaces[{i}]"
-            if not isinstance(ns, Mapping):
-                raise InputError(f"{path}: must be a mapping {{name, labels}}, got {ns!r}")
-            unknown = set(ns) - {"name", "labels"}
-            if unknown:
-                raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use name and labels")
-            name = ns.get("name")
-            if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 63:
-                raise InputError(f"{path}.name: {name!r} is not a namespace name (lowercase letters, digits and '-')")
-            if name in self.namespaces:
-                raise InputError(f"{path}.name: namespace {name!r} is listed twice")
-            labels = _check_labels(ns.get("labels"), f"{path}.labels")
-            labels[NAMESPACE_NAME_LABEL] = name
-            self.namespaces[name] = labels
-
+        self.namespaces: dict[str, dict[str, str]] = _parse_namespaces(namespaces or ())
         self.pods: dict[str, Pod] = {}
         self._by_ip: dict[Any, Pod] = {}
-        for i, pod in enumerate(pods or ()):
-            path = f"pods[{i}]"
-            if not isinstance(pod, Mapping):
-                raise InputError(f"{path}: must be a mapping {{namespace, name, labels, ip, ports}}, got {pod!r}")
-            unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports"}
-            if unknown:
-                raise InputError(
-                    f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use namespace, name, labels, ip, ports"
-                )
-            ns = pod.get("namespace")
-            if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
-                raise InputError(f"{path}.namespace: {ns!r} is not a namespace name")
-            name = pod.get("name")
-            if not isinstance(name, str) or not name or "/" in name:
-                raise InputError(f"{path}.name: {name!r} is not a pod name")
-            ident = f"{ns}/{name}"
-            if ident in self.pods:
-                raise InputError(f"{path}: pod {ident} is listed twice")
-            obj = Pod(
-                ns,
-                name,
-                _check_labels(pod.get("labels"), f"{path}.labels"),
-                _parse_ip(pod.get("ip"), f"{path}.ip"),
-                _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
-            )
-            if ns not in self.namespaces:
-                self.namespaces[ns] = {NAMESPACE_NAME_LABEL: ns}
-            self.pods[ident] = obj
-            if obj.ip is not None:
-                self._by_ip.setdefault(obj.ip, obj)
-
+        for i, raw in enumerate(pods or ()):
+            pod = _parse_pod(raw, f"pods[{i}]")
+            if pod.ident in self.pods:
+                raise InputError(f"pods[{i}]: pod {pod.ident} is listed twice")
+            self.namespaces.setdefault(pod.namespace, {NAMESPACE_NAME_LABEL: pod.namespace})
+            self.pods[pod.ident] = pod
+            if pod.ip is not None:
+                self._by_ip.setdefault(pod.ip, pod)
         raw_policies = list(policies or ())
+        # Why the strict schema was not checked, when it was asked for and could not be (else None).
+        self.schema_warning: str | None = None
         if validate:
-            errors: list[str] = []
-            for i, policy in enumerate(raw_policies):
-                problems = validate_policy(policy, schema=schema)
-                if problems and not isinstance(policy, Mapping):
-                    problems = [f"policies[{i}]: {p}" for p in problems]
-                errors.extend(problems)
-            seen: set[str] = set()
-            for policy in raw_policies:
-                ident = _policy_ident(policy)
-                if ident in seen and "<no" not in ident:
-                    errors.append(f"{ident}: metadata.name: the policy is listed twice in its namespace")
-                seen.add(ident)
+            errors = _validate_policies(raw_policies, schema=schema)
             if errors:
                 raise PolicyError(errors)
-        self.policies: list[_Policy] = []
-        for policy in raw_policies:
-            try:
-                self.policies.append(_compile_policy(policy))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                # Only reachable with validate=False: say what is wrong instead of a bare traceback.
-                raise PolicyError(
-                    validate_policy(policy, schema=False) or [f"{_policy_ident(policy)}: cannot be evaluated: {exc!r}"]
-                ) from None
+            if schema and raw_policies and not _schema_validator():
+                self.schema_warning = schema_problem()
+        self.policies: list[_Policy] = [_compile_checked(policy) for policy in raw_policies]
         for policy in self.policies:
             if policy.namespace not in self.namespaces:
                 self.namespaces[policy.namespace] = {NAMESPACE_NAME_LABEL: policy.namespace}
@@ -1119,6 +1279,46 @@ class Cluster:
         ingress = self._direction("ingress", target, source, target, number, protocol)
         self_traffic = isinstance(source, Pod) and source is target
         return _decision(source.ident, target.ident, number, protocol, egress, ingress, self_traffic)
+
+    # -- Services -------------------------------------------------------------------------------
+
+    def service_backends(self, service: Mapping) -> list[Pod]:
+        """The pods of the Service's namespace that its selector picks (none without a selector)."""
+        namespace = (service.get("metadata") or {}).get("namespace")
+        selector = (service.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        return [
+            pod
+            for pod in self.pods.values()
+            if pod.namespace == namespace and all(pod.labels.get(k) == v for k, v in selector.items())
+        ]
+
+    def service_decisions(
+        self, src: Any, service: Mapping, port: int, protocol: str = "TCP"
+    ) -> tuple[list[Decision], str]:
+        """What the policies decide for ``src`` connecting to each backend of ``service`` through ``port``.
+
+        The backends are the pods the selector picks that have the target port (a named targetPort is
+        resolved per pod, as the endpoints controller does). Returns the decisions, self traffic left
+        out, and why there are none when there are none. Raises InputError when the Service does not
+        expose ``port``/``protocol``.
+        """
+        protocol = normalize_protocol(protocol)
+        target_port = service_target_port(service, port, protocol)
+        ident = _service_ident(service)
+        if not (service.get("spec") or {}).get("selector"):
+            return [], f"Service {ident} has no selector: its endpoints are not predicted"
+        backends = self.service_backends(service)
+        if isinstance(target_port, str):
+            backends = [pod for pod in backends if pod.resolve_port(target_port, protocol) is not None]
+        if not backends:
+            return [], f"Service {ident} has no backend pods (for target port {target_port})"
+        decisions = [self.evaluate(src, pod.ident, target_port, protocol) for pod in backends]
+        decisions = [d for d in decisions if d.allowed is not None]
+        if not decisions:
+            return [], "self traffic is not predicted"
+        return decisions, ""
 
     def pair_decisions(
         self,

@@ -56,6 +56,8 @@ options:
         C(<service>.<namespace>.svc)), C(pod) (an existing pod, by its IP), C(ip) (an address) or C(url) (an
         C(http://) URL; its port is used), each with an optional C(namespace).
       - A plain string is a Service name, as in the walkthrough's C(http://api).
+      - A C(service) target must exist and expose the probed port (TCP), or the task fails before any probe runs;
+        a port the Service does not have would only time out, and read as V(blocked).
       - Mutually exclusive with O(targets).
     type: raw
   sources:
@@ -362,21 +364,13 @@ import signal
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
 
-class ProbeFailure(Exception):
+class ProbeFailure(_kube.KubeError):
     """The probes ran, and the outcome fails the task (probe_error, or a mismatch with the expectation)."""
-
-    def __init__(self, message: str, result: dict[str, Any]):
-        super().__init__(message)
-        self.message = message
-        self.result = result
 
 
 class _Interrupted(BaseException):
@@ -421,7 +415,7 @@ def argument_spec() -> dict[str, Any]:
 
 def build_plan(params: dict[str, Any]) -> dict[str, Any]:
     """Validate the inputs that need no cluster; raise ProbeInputError naming the bad field."""
-    namespace = _probe._check_name(params["namespace"], "namespace")
+    namespace = _probe.check_name(params["namespace"], "namespace")
     if params.get("from") is not None:
         sources = [_probe.normalise_source(params["from"], namespace, "from")]
     elif params.get("sources") is not None:
@@ -535,6 +529,7 @@ def predict(
     kube: _kube.KubeClient,
     cells: list[_probe.Cell],
     runners: dict[_probe.Source, Any],
+    services: dict[tuple[str, str], dict],
 ) -> dict[str, dict[str, str]]:
     """Set each cell's expectation from the cluster's NetworkPolicies; returns the reasons per cell."""
     namespaces = sorted(
@@ -542,8 +537,10 @@ def predict(
     )
     data = _kube.read_cluster(kube, namespaces=namespaces)
     data.pop("skipped", None)
-    cluster = netpol.Cluster(**data, validate=False)
-    services = _read_services(kube, sorted({c.target.namespace for c in cells if c.target.kind == "service"}))
+    try:
+        cluster = netpol.Cluster(**data, validate=False)
+    except netpol.NetpolError as exc:
+        raise _kube.KubeError(f"Cannot predict: {exc}", exc) from exc
     reasons: dict[str, dict[str, str]] = {}
     for cell in cells:
         runner = runners.get(cell.source)
@@ -566,14 +563,6 @@ def predict(
     return reasons
 
 
-def _read_services(kube: _kube.KubeClient, namespaces: list[str]) -> dict[tuple[str, str], dict]:
-    services = {}
-    for ns in namespaces:
-        for svc in kube.list_services(ns):
-            services[(ns, svc["metadata"]["name"])] = svc
-    return services
-
-
 def _decide(cluster: Any, services: dict, src: str, cell: _probe.Cell) -> tuple[list | None, str]:
     target = cell.target
     if target.kind == "pod":
@@ -582,40 +571,31 @@ def _decide(cluster: Any, services: dict, src: str, cell: _probe.Cell) -> tuple[
         return [cluster.evaluate(src, {"ip": target.value}, cell.port, "TCP")], ""
     if target.kind == "url":
         return None, "a URL target is not predicted"
-    svc = services.get((target.namespace, target.value))
-    if svc is None:
-        return None, f"Service {target.namespace}/{target.value} does not exist"
-    spec = svc.get("spec") or {}
-    selector = spec.get("selector") or {}
-    entry = next(
-        (p for p in spec.get("ports") or [] if p.get("port") == cell.port and (p.get("protocol") or "TCP") == "TCP"),
-        None,
-    )
-    if entry is None:
-        return None, f"Service {target.namespace}/{target.value} has no TCP port {cell.port}"
-    target_port = entry.get("targetPort", cell.port)
-    backends = [
-        pod
-        for ident, pod in cluster.pods.items()
-        if pod.namespace == target.namespace and selector and all(pod.labels.get(k) == v for k, v in selector.items())
-    ]
-    if not backends:
-        return None, f"Service {target.namespace}/{target.value} has no backend pods"
-    decisions = []
-    for pod in backends:
-        try:
-            decisions.append(cluster.evaluate(src, pod.ident, target_port, "TCP"))
-        except netpol.InputError as exc:
-            return None, str(exc)
-    decisions = [d for d in decisions if d.allowed is not None]
-    if not decisions:
-        return None, "self traffic is not predicted"
-    return decisions, ""
+    try:
+        decisions, why = cluster.service_decisions(src, services[(target.namespace, target.value)], cell.port, "TCP")
+    except netpol.InputError as exc:
+        return None, str(exc)
+    return decisions or None, why
 
 
 # ---------------------------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------------------------
+
+
+def check_service_ports(cells: list[_probe.Cell], services: dict[tuple[str, str], dict]) -> None:
+    """Every Service target must expose the probed port: a port it lacks would time out and read as blocked."""
+    for cell in cells:
+        target = cell.target
+        if target.kind != "service":
+            continue
+        try:
+            netpol.service_port(services[(target.namespace, target.value)], cell.port, "TCP")
+        except netpol.InputError as exc:
+            raise _probe.ProbeInputError(
+                f"{exc}: a probe of a port the Service does not expose says nothing about NetworkPolicy "
+                "(probe one of its ports, or the pod itself with to.pod)"
+            ) from None
 
 
 def _line(cell: _probe.Cell) -> str:
@@ -646,11 +626,11 @@ def _resolve_hosts(plan: dict[str, Any], pods: dict[tuple[str, str], dict]) -> N
             cell.host = urlsplit(target.value).hostname
 
 
-def run(module: AnsibleModule) -> dict[str, Any]:
+def run(module: _kube.KubeModule) -> dict[str, Any]:
     params = module.params
     begin = time.monotonic()
     plan = build_plan(params)
-    factory = _kube.api_client_factory(params)
+    factory = module.api_client_factory()
     prober = _probe.Prober(
         factory,
         timeout=params["timeout"],
@@ -659,7 +639,8 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         parallelism=params["parallelism"],
     )
     cells: list[_probe.Cell] = plan["cells"]
-    pods = prober.check_inputs(plan["sources"], plan["targets"], plan["namespace"])
+    pods, services = prober.check_inputs(plan["sources"], plan["targets"], plan["namespace"])
+    check_service_ports(cells, services)
     _resolve_hosts(plan, pods)
     expect = plan["expect"]
     if expect in ("allowed", "blocked"):
@@ -701,7 +682,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
                 runners[source] = error if error else (source.namespace, name, container)
             result["probe_pods"] = [f"{ns}/{name}" for ns, name in prober.created]
         if expect == "predicted":
-            reasons = predict(_kube.KubeClient(factory()), cells_to_run, runners)
+            reasons = predict(_kube.KubeClient(factory()), cells_to_run, runners, services)
         if cells_to_run:
             rounds = _probe.run_rounds(
                 prober,
@@ -725,7 +706,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
 
 
 def _report(
-    module: AnsibleModule,
+    module: _kube.KubeModule,
     plan: dict[str, Any],
     result: dict[str, Any],
     cells: list[_probe.Cell],
@@ -781,9 +762,9 @@ def _report(
         ).strip()
     result.update(verdict=verdict, verdict_msg=message)
     if verdict == "probe_error":
-        raise ProbeFailure(_failure_message(ran, message), result)
+        raise ProbeFailure(_failure_message(ran, message), result=result)
     if verdict in ("differences", "not_enforcing"):
-        raise ProbeFailure(_failure_message(ran, message), result)
+        raise ProbeFailure(_failure_message(ran, message), result=result)
     result["msg"] = message if len(cells) != 1 else result["summary"][0]
     return result
 
@@ -806,24 +787,19 @@ def _failure_message(cells: list[_probe.Cell], message: str) -> str:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = _kube.KubeModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("from", "sources"), ("to", "targets"), ("port", "ports")],
         required_one_of=[("from", "sources"), ("to", "targets")],
         supports_check_mode=True,
     )
-    if not _kube.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=_kube.KUBERNETES_IMPORT_ERROR)
     try:
-        module.exit_json(**run(module))
-    except ProbeFailure as exc:
-        module.fail_json(msg=exc.message, **exc.result)
-    except _probe.ProbeInputError as exc:
-        module.fail_json(msg=f"Invalid input, nothing was created: {exc}", changed=False)
-    except (_kube.KubeError, netpol.NetpolError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
+        result = run(module)
+    except _kube.KubeError as err:
+        module.fail_from_error(err)
     except _Interrupted as exc:
         module.fail_json(msg=f"Probe interrupted ({exc}); its probe pods were deleted", changed=False)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

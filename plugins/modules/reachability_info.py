@@ -349,8 +349,6 @@ import copy
 import ipaddress
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
@@ -398,7 +396,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 
-class InputProblem(Exception):
+class InputProblem(_kube.KubeError):
     """A module argument the argspec cannot check; the message names it."""
 
 
@@ -474,53 +472,7 @@ def _port_specs(params: dict) -> list[tuple[Any, str]] | None:
     specs = params.get("ports")
     if specs is None:
         return None
-    out = []
-    for i, spec in enumerate(specs):
-        try:
-            protocol = netpol.normalize_protocol(spec.get("protocol"))
-        except netpol.InputError:
-            raise InputProblem(
-                f"ports[{i}].protocol: {spec.get('protocol')!r} is not supported; use TCP, UDP or SCTP"
-            ) from None
-        port = spec["port"]
-        if isinstance(port, str) and port.isdigit():
-            port = int(port)
-        if (
-            isinstance(port, bool)
-            or not isinstance(port, int | str)
-            or (isinstance(port, int) and not 1 <= port <= 65535)
-        ):
-            raise InputProblem(f"ports[{i}].port: {port!r} must be a port number 1-65535 or a container port name")
-        out.append((port, protocol))
-    return out
-
-
-def _port_groups(
-    cluster: netpol.Cluster, targets: list[Any], specs: list[tuple[Any, str]] | None
-) -> dict[str, tuple[int | str, str, dict[int, list[Any]]]]:
-    """table key -> (port or name, protocol, {number: [targets evaluated on that number]})."""
-    groups: dict[str, tuple[Any, str, dict[int, list[Any]]]] = {}
-    if specs is None:
-        for t in targets:
-            pod = cluster.pods.get(t)
-            if pod is None:
-                raise InputProblem(f"targets: {t} is not a pod and declares no ports; give ports to evaluate it")
-            for _, number, protocol in pod.ports:
-                key = f"{number}/{protocol}"
-                groups.setdefault(key, (number, protocol, {}))[2].setdefault(number, []).append(t)
-        return dict(sorted(groups.items(), key=lambda kv: (kv[1][0], kv[1][1])))
-    for port, protocol in specs:
-        key = f"{port}/{protocol}"
-        by_number = groups.setdefault(key, (port, protocol, {}))[2]
-        for t in targets:
-            if isinstance(port, int):
-                number: int | None = port
-            else:
-                pod = cluster.pods.get(t)
-                number = pod.resolve_port(port, protocol) if pod is not None else None
-            if number is not None and t not in by_number.setdefault(number, []):
-                by_number[number].append(t)
-    return groups
+    return [netpol.check_port_spec(spec["port"], spec.get("protocol"), f"ports[{i}]") for i, spec in enumerate(specs)]
 
 
 def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> dict:
@@ -543,7 +495,9 @@ def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> 
 def evaluate_pods(cluster: netpol.Cluster, params: dict) -> tuple[list[dict], dict[str, str], int, int, list[str]]:
     sources = _endpoints(cluster, params.get("sources"), "sources")
     targets = _endpoints(cluster, params.get("targets"), "targets")
-    groups = _port_groups(cluster, targets, _port_specs(params))
+    groups = netpol.port_groups(
+        targets, _port_specs(params), lambda t: cluster.pods[t].ports if t in cluster.pods else None
+    )
     explain, only = params["explain"], params["only"]
     results: list[dict] = []
     tables: dict[str, str] = {}
@@ -589,24 +543,7 @@ def evaluate_classes(cluster: netpol.Cluster, params: dict) -> tuple[list[dict],
     specs = _port_specs(params)
     explain, only = params["explain"], params["only"]
     # Ports: the given ones (numbers, or names resolved per class), else every port any class declares.
-    wanted: dict[str, tuple[Any, str, dict[int, list[netpol.PodClass]]]] = {}
-    if specs is None:
-        for c in classes:
-            for _, number, protocol in c.ports:
-                entry = wanted.setdefault(f"{number}/{protocol}", (number, protocol, {}))
-                entry[2].setdefault(number, []).append(c)
-        wanted = dict(sorted(wanted.items(), key=lambda kv: (kv[1][0], kv[1][1])))
-    else:
-        for port, protocol in specs:
-            by_number = wanted.setdefault(f"{port}/{protocol}", (port, protocol, {}))[2]
-            for c in classes:
-                number = (
-                    port
-                    if isinstance(port, int)
-                    else next((n for name, n, p in c.ports if name == port and p == protocol), None)
-                )
-                if number is not None:
-                    by_number.setdefault(number, []).append(c)
+    wanted = netpol.port_groups(classes, specs, lambda c: c.ports)
     results: list[dict] = []
     tables: dict[str, str] = {}
     allowed_count = blocked_count = 0
@@ -646,7 +583,7 @@ def describe(params: dict) -> dict:
     else:
         results, tables, allowed, blocked, keys = evaluate_pods(cluster, params)
     isolated_in, isolated_eg = _isolation_counts(cluster)
-    warnings = []
+    warnings = [cluster.schema_warning] if cluster.schema_warning else []
     if not keys and cluster.pods:
         warnings.append(
             "Nothing was evaluated: no target pod declares a container port. Give the ports to evaluate with the "
@@ -687,18 +624,26 @@ def _isolation_counts(cluster: netpol.Cluster) -> tuple[int, int]:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = _kube.KubeModule(
         argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         mutually_exclusive=[("namespaces", "namespace"), ("pods", "label_selectors")],
     )
     try:
-        result = describe(module.params)
-    except (netpol.NetpolError, _kube.KubeError, InputProblem) as exc:
-        module.fail_json(msg=str(exc))
+        result = run(module)
+    except _kube.KubeError as err:
+        module.fail_from_error(err)
     for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(changed=False, **result)
+
+
+def run(module: _kube.KubeModule) -> dict:
+    """describe(), with the engine's errors (bad policies, pods, ports) reported as the module's one error."""
+    try:
+        return describe(module.params)
+    except netpol.NetpolError as exc:
+        raise _kube.KubeError(str(exc), exc) from exc
 
 
 if __name__ == "__main__":

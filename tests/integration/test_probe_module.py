@@ -38,12 +38,35 @@ def probe(kube_double, ansible_playbook):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_unknown_service_is_a_dns_error(kube_double, probe):
+def test_unknown_host_is_a_dns_error(kube_double, probe):
     cluster.seed(kube_double)
-    result, run = probe(**{"from": {"pod": "test-np"}, "to": "no-such-service"})
+    result, run = probe(**{"from": {"pod": "test-np"}, "to": {"url": "http://no-such-service.netpol-demo.svc"}})
     assert run.rc == 0, run.output
     assert result["result"] == "dns_error"
     assert "bad address 'no-such-service.netpol-demo.svc'" in result["output"]
+
+
+def test_a_service_that_does_not_exist_is_an_error_before_anything_runs(kube_double, probe):
+    cluster.seed(kube_double)
+    seeded = len(kube_double.requests())
+    result, run = probe(**{"from": {"labels": {"app": "api"}}, "to": "no-such-service", "expect": "blocked"})
+    assert run.rc != 0
+    assert "target Service netpol-demo/no-such-service does not exist" in result["msg"]
+    assert "result" not in result
+    assert not [r for r in kube_double.requests()[seeded:] if r["method"] != "GET"]
+
+
+@pytest.mark.parametrize("ports", [{"port": 8081}, {"ports": [80, 8081]}])
+def test_a_port_the_service_does_not_expose_is_an_error_not_blocked(kube_double, probe, ports):
+    """`to: api, port: 8081, expect: blocked` must not pass as "NetworkPolicy blocks": api has no port 8081."""
+    cluster.seed(kube_double)
+    seeded = len(kube_double.requests())
+    result, run = probe(**{"from": {"pod": "test-np"}, "to": "api", "expect": "blocked", **ports})
+    assert run.rc != 0
+    assert "Service netpol-demo/api does not expose 8081/TCP (its ports: 80/TCP (http))" in result["msg"]
+    assert "result" not in result
+    assert "results" not in result
+    assert not [r for r in kube_double.requests()[seeded:] if r["method"] != "GET" or r["path"].endswith("/exec")]
 
 
 def test_closed_port_is_refused(kube_double, probe):

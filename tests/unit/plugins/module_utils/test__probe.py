@@ -254,6 +254,8 @@ def test_normalise_target():
     url = _probe.normalise_target({"url": "http://api.other.svc:8080/"}, "ns")
     assert (url.kind, url.url_port) == ("url", 8080)
     assert _probe.normalise_target({"url": "http://api"}, "ns").url_port == 80
+    for url in ("http://10.0.0.1:8080/", "http://API.Example.com./", "http://a-1.b-2.svc.cluster.local"):
+        assert _probe.normalise_target({"url": url}, "ns").value == url
     assert _probe.service_host(Target("service", "api", "ns")) == "api.ns.svc"
 
 
@@ -266,6 +268,14 @@ def test_normalise_target():
         ({"url": "http://api/index.html"}, "root path"),
         ({"url": "http://api:70000/"}, "port"),
         ({"service": "Api_1"}, "to.service"),
+        # URL hosts that are neither a host name nor an address are refused up front
+        ({"url": "http://a_b/"}, r"to.url host 'a_b' is neither a host name"),
+        ({"url": "http://api|80|1/"}, "neither a host name"),
+        ({"url": "http://a..b/"}, "neither a host name"),
+        ({"url": "http://-api/"}, "neither a host name"),
+        ({"url": "http://x$(id)/"}, "neither a host name"),
+        ({"url": "http://" + "a" * 64 + ".svc/"}, "neither a host name"),
+        ({"url": "http://999.1.1.1/"}, "neither a host name"),
         ({"host": "api"}, "unknown keys"),
         ([], "service name or a mapping"),
     ],

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -223,6 +225,33 @@ BAD = [
         "ports[0].protocol: 'ICMP' is not supported",
     ),
     ({"pods": [{"namespace": "x", "name": "a"}], "ports": [{"port": 0}]}, "ports[0].port: 0 must be a port number"),
+    # A port name no target declares, or that cannot be a port name, evaluates nothing: it is an error.
+    (
+        {
+            "pods": [{"namespace": "x", "name": "a", "ports": [{"name": "http", "port": 80}]}],
+            "ports": [{"port": "htpp"}],
+        },
+        "ports[0].port: no target declares a TCP container port named 'htpp' (named ports: http)",
+    ),
+    (
+        {
+            "pods": [{"namespace": "x", "name": "a", "ports": [{"name": "http", "port": 80}]}],
+            "ports": [{"port": "HTTP"}],
+        },
+        "ports[0].port: named port 'HTTP' is not a valid IANA service name",
+    ),
+    (
+        {"pods": [{"namespace": "x", "name": "a"}], "ports": [{"port": 80}, {"port": "web", "protocol": "UDP"}]},
+        "ports[1].port: no target declares a UDP container port named 'web' (no target has named ports)",
+    ),
+    (
+        {
+            "pods": [{"namespace": "x", "name": "a", "ports": [{"name": "http", "port": 80}]}],
+            "ports": [{"port": "metrics"}],
+            "granularity": "classes",
+        },
+        "ports[0].port: no target declares a TCP container port named 'metrics'",
+    ),
     ({"pods": [{"namespace": "x", "name": "a"}], "sources": ["x/nope"]}, "sources[0]: 'x/nope' is neither a known pod"),
     (
         {"pods": [{"namespace": "x", "name": "a"}], "targets": ["1.2.3.4"]},
@@ -274,3 +303,25 @@ def test_no_declared_ports_warns():
     )
     assert given["summary"]["evaluated"] == 2
     assert given["warnings"] == []
+
+
+def test_a_missing_schema_validator_warns(monkeypatch):
+    """Without kubernetes-validate the strict schema is not checked: say so, do not weaken validation silently."""
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.setitem(sys.modules, "kubernetes_validate", None)
+    policy = {"metadata": {"name": "p", "namespace": "x"}, "spec": {"podSelector": {}}}
+    out = mod.describe(params(pods=[{"namespace": "x", "name": "a"}], policies=[policy], ports=[{"port": 80}]))
+    assert out["warnings"] == [
+        "the strict NetworkPolicy schema was not checked: kubernetes_validate is not installed "
+        "(pip install kubernetes-validate); unknown fields and wrong types may go unnoticed"
+    ]
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.delitem(sys.modules, "kubernetes_validate")
+    assert (
+        mod.describe(params(pods=[{"namespace": "x", "name": "a"}], policies=[policy], ports=[{"port": 80}]))[
+            "warnings"
+        ]
+        == []
+    )
