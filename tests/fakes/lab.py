@@ -13,6 +13,12 @@ The Kubernetes double (``tests/fakes/kube``, started first when it exists) gets 
 Azure double gets ``.lab/azure`` and ``--kube-info .lab/kube/info.json`` so the kubeconfigs it hands
 out point at the Kubernetes double. ``.lab/env`` holds ``export`` lines for every variable both
 publish (plus ``NETPOL_LAB_AZURE_URL``): ``source .lab/env``.
+
+Everything under ``.lab`` may hold a secret (the doubles' credentials and tokens): directories are 0700,
+files 0600, and the doubles run with umask 077. ``NETPOL_LAB_STATE_DIR`` moves ``.lab`` elsewhere (tests).
+
+``status`` exits 0 when the lab is up and 3 when it is down (as ``systemctl status`` does), so scripts
+can tell (``make demo`` reuses a lab that is up and leaves it running).
 """
 
 from __future__ import annotations
@@ -29,10 +35,27 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB = ROOT / ".lab"
+LAB = Path(os.environ.get("NETPOL_LAB_STATE_DIR") or ROOT / ".lab").resolve()
 ENV_FILE = LAB / "env"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+DOWN = 3  # `status` exit code when the lab is down
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) as a directory only its owner can enter."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 from the start (no window where others can read it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
 
 
 def _banner() -> str:
@@ -91,8 +114,8 @@ def _start(name: str, args: list[str]) -> dict[str, Any]:
     state_dir = LAB / name
     if state_dir.exists():
         shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True)
-    log = (state_dir / "log").open("wb")
+    _private_dir(state_dir)
+    log = os.fdopen(os.open(state_dir / "log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
     proc = subprocess.Popen(  # detached: survives the make process
         [sys.executable, "-m", f"tests.fakes.{name}", "--state-dir", str(state_dir), *args],
         cwd=ROOT,
@@ -100,13 +123,15 @@ def _start(name: str, args: list[str]) -> dict[str, Any]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        umask=0o077,  # what the double writes (info.json with its credentials, certificates) is its owner's only
         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
     )
-    (state_dir / "pid").write_text(f"{proc.pid}\n")
+    _write_private(state_dir / "pid", f"{proc.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         info = _read_info(name)
         if info is not None:
+            os.chmod(state_dir / "info.json", 0o600)
             return info
         if proc.poll() is not None:
             raise RuntimeError(
@@ -144,9 +169,9 @@ def _write_env(infos: dict[str, dict[str, Any]]) -> None:
     env["NETPOL_LAB_DIR"] = str(LAB)
     lines = [f"# {_banner()}", "# Written by `make lab-up` (python -m tests.fakes.lab up); `make lab-down` removes it."]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
-    ENV_FILE.write_text("\n".join(lines) + "\n")
+    _write_private(ENV_FILE, "\n".join(lines) + "\n")
     # The same variables as JSON, for playbooks that load them (molecule's lab scenario).
-    _env_json().write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+    _write_private(_env_json(), json.dumps(env, indent=2, sort_keys=True) + "\n")
 
 
 def up() -> int:
@@ -156,7 +181,7 @@ def up() -> int:
         return 0
     for name in names:  # half-up lab: start from scratch
         _stop(name)
-    LAB.mkdir(exist_ok=True)
+    _private_dir(LAB)
     infos: dict[str, dict[str, Any]] = {}
     try:
         for name, args in _doubles():
@@ -174,12 +199,26 @@ def up() -> int:
     return 0
 
 
+def _exported() -> list[str]:
+    """The variables .lab/env exports (read from env.json), for the hint `down` prints."""
+    try:
+        return sorted(json.loads(_env_json().read_text()))
+    except (OSError, ValueError):
+        return []
+
+
 def down() -> int:
+    exported = _exported()
     stopped = [name for name, _ in reversed(_doubles()) if _stop(name)]
     # Everything under .lab is the lab's (the env files, the kubeconfig the demo fetched from the
     # simulated AKS): none of it means anything once the doubles are gone.
     shutil.rmtree(LAB, ignore_errors=True)
     print(f"The lab is down (stopped: {', '.join(stopped) if stopped else 'nothing was running'}).")
+    if exported:
+        print(
+            "Shells that ran `source .lab/env` still point at it (AZURE_* included): open a new shell, or run\n"
+            f"  unset {' '.join(exported)}"
+        )
     return 0
 
 
@@ -193,7 +232,7 @@ def status() -> int:
         else:
             print(f"  {name:6} down")
     print(f"({_banner()})" if running else "The lab is down.")
-    return 0
+    return 0 if running == len(_doubles()) else DOWN
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     info_file = args.state_dir / "info.json"
     info = {**fake.info(), "pid": os.getpid(), "env": fake.env()}
     tmp = info_file.with_suffix(".tmp")
+    tmp.touch(mode=0o600)  # it holds the service principal's secret
     tmp.write_text(json.dumps(info, indent=2) + "\n")
     tmp.replace(info_file)
     print(f"SIMULATED Azure (Entra ID + ARM test double) listening on {fake.url}", flush=True)
