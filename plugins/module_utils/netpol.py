@@ -1411,7 +1411,7 @@ def _ip_signatures(blocks: list[_IPBlock]) -> Any:
         if not mine:
             continue
         edges = set()
-        for _, b in mine:
+        for _index, b in mine:
             edges.update((b.lo, b.hi + 1))
             for lo, hi in b.ranges:
                 edges.update((lo, hi + 1))

@@ -505,7 +505,7 @@ def _port_groups(
             pod = cluster.pods.get(t)
             if pod is None:
                 raise InputProblem(f"targets: {t} is not a pod and declares no ports; give ports to evaluate it")
-            for _, number, protocol in pod.ports:
+            for _name, number, protocol in pod.ports:
                 key = f"{number}/{protocol}"
                 groups.setdefault(key, (number, protocol, {}))[2].setdefault(number, []).append(t)
         return dict(sorted(groups.items(), key=lambda kv: (kv[1][0], kv[1][1])))
@@ -592,7 +592,7 @@ def evaluate_classes(cluster: netpol.Cluster, params: dict) -> tuple[list[dict],
     wanted: dict[str, tuple[Any, str, dict[int, list[netpol.PodClass]]]] = {}
     if specs is None:
         for c in classes:
-            for _, number, protocol in c.ports:
+            for _name, number, protocol in c.ports:
                 entry = wanted.setdefault(f"{number}/{protocol}", (number, protocol, {}))
                 entry[2].setdefault(number, []).append(c)
         wanted = dict(sorted(wanted.items(), key=lambda kv: (kv[1][0], kv[1][1])))

@@ -100,7 +100,9 @@ def test_bad_address_plan_fails_before_any_request(ansible_playbook, azure_doubl
             "subnets[1].address_prefix:",
         ),
     }
-    tasks = [{"name": n, "netpol.aks.virtual_network": args, "ignore_errors": True} for n, (args, _) in cases.items()]
+    tasks = [
+        {"name": n, "netpol.aks.virtual_network": args, "ignore_errors": True} for n, (args, _unused) in cases.items()
+    ]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     for name, (_args, field) in cases.items():
         result = run.result(name)
