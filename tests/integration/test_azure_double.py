@@ -363,11 +363,12 @@ def test_lro_ends_with_wall_clock_time_without_being_polled(azure_double, access
     )
     assert settings == {"namespace": "test.double", "polls": None, "seconds": 1.0}
     path = sub(azure_double, "/providers/Test.Double/widgets/w4?api-version=2099-01-01")
-    _, headers, body = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
+    _unused, headers, body = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
     assert body["properties"]["provisioningState"] == "Creating"
     op_url = headers["Azure-AsyncOperation"]
     # polling does not end it early when the polls shortcut is off
-    assert [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _ in range(5)] == ["InProgress"] * 5
+    statuses = [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _poll in range(5)]
+    assert statuses == ["InProgress"] * 5
     time.sleep(1.2)
     # nobody polled in between: the state (not the status URL) shows the end
     assert azure_double.state()["test_widgets"]["w4"]["properties"]["provisioningState"] == "Succeeded"
