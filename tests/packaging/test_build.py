@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # What a user or a downstream packager gets: the collection's content, its documentation, changelog,
-# licence, requirements, molecule scenarios and tests (as kubernetes.core and community.general ship).
+# licence, requirements, molecule scenarios (molecule/, extensions/molecule/) and tests (as kubernetes.core and community.general ship).
 COLLECTION_TOP_LEVEL = {
     "MANIFEST.json",
     "FILES.json",
@@ -29,6 +29,7 @@ COLLECTION_TOP_LEVEL = {
     "REUSE.toml",
     "changelogs",
     "docs",
+    "extensions",
     "meta",
     "molecule",
     "playbooks",
