@@ -11,7 +11,7 @@ PY        := $(BIN)/python
 COLL_LINK := .collections/ansible_collections/netpol/aks
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv test lint sanity docs docsite unit integration molecule demo lab-build lab-up lab-down bench clean
+.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,8 @@ $(COLL_LINK): | $(STAMP)
 	@ln -sfn ../../.. $(COLL_LINK)
 	@$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "netpol_aks_collection.pth"), "w").write(os.path.abspath(".collections") + "\n")'
 
-test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, pytest, molecule
-	$(MAKE) --no-print-directory lint docs sanity unit-and-integration molecule
+test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, pytest, molecule, ansible-test integration
+	$(MAKE) --no-print-directory lint docs sanity unit-and-integration molecule integration-targets
 
 lint: venv ## ruff, yamllint, ansible-lint (production profile), changelog fragments
 	$(BIN)/ruff check .
@@ -49,6 +49,9 @@ docs: venv ## Render every module's and role's docs with ansible-doc
 
 docsite: venv ## Build the HTML docs with antsibull-docs and Sphinx, offline: .docsite/build/html/index.html
 	$(PY) scripts/docsite.py
+
+integration-targets: venv ## ansible-test integration (tests/integration/targets/) against the local lab
+	$(PY) scripts/integration_targets.py
 
 sanity: venv ## ansible-test sanity (every test this machine can run), then the packaging tests
 	$(PY) scripts/sanity.py

@@ -48,7 +48,7 @@ def timed(fn):
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         startups = []
-        for _ in range(3):
+        for _unused in range(3):
             seconds, fake = timed(lambda: FakeAzure(Path(tmp) / f"d{len(startups)}").start())
             startups.append(seconds)
             fake.stop()
@@ -69,13 +69,15 @@ def main() -> int:
         client = FeatureClient(
             cred, fake.state.subscription_id, base_url=fake.url, credential_scopes=[f"{fake.url}/.default"]
         )
-        first, _ = timed(lambda: client.features.get("Microsoft.ContainerService", "EnableNetworkPolicy"))
-        gets = [timed(lambda: client.features.get("Microsoft.ContainerService", "AKS-GitOps"))[0] for _ in range(50)]
+        first, _unused = timed(lambda: client.features.get("Microsoft.ContainerService", "EnableNetworkPolicy"))
+        gets = [
+            timed(lambda: client.features.get("Microsoft.ContainerService", "AKS-GitOps"))[0] for _unused in range(50)
+        ]
         print(f"SDK first call (OIDC discovery + token + GET): {first * 1000:.0f} ms")
         print(f"SDK GET feature, token cached: median {statistics.median(gets) * 1000:.1f} ms over {len(gets)}")
 
         fake.add_fault({"fault": "429", "path": "*/features/AKS-GitOps", "retry_after": "1"})
-        throttled, _ = timed(lambda: client.features.get("Microsoft.ContainerService", "AKS-GitOps"))
+        throttled, _unused = timed(lambda: client.features.get("Microsoft.ContainerService", "AKS-GitOps"))
         print(f"SDK GET answered 429 Retry-After: 1, then 200: {throttled:.2f} s (azure-core honoured the header)")
 
         playbook = Path(tmp) / "bench.yml"

@@ -156,7 +156,7 @@ def leftover_probe_pods(api_client: k8s_client.ApiClient) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument(
         "--loop-cells",
         type=int,

@@ -150,7 +150,7 @@ def build_cluster_input(pod_count: int, policy_count: int, seed: int = 7) -> dic
     def rule(key):
         out = {}
         if rng.random() < 0.85:
-            out[key] = [peer() for _ in range(rng.randrange(1, 4))]
+            out[key] = [peer() for _unused in range(rng.randrange(1, 4))]
         p = ports()
         if p is not None:
             out["ports"] = p
@@ -166,14 +166,14 @@ def build_cluster_input(pod_count: int, policy_count: int, seed: int = 7) -> dic
         elif kind == 1:
             spec["policyTypes"] = ["Egress"]  # default deny egress
         elif kind < 6:
-            spec["ingress"] = [rule("from") for _ in range(rng.randrange(1, 4))]
+            spec["ingress"] = [rule("from") for _unused in range(rng.randrange(1, 4))]
         elif kind < 8:
             spec["policyTypes"] = ["Egress"]
-            spec["egress"] = [rule("to") for _ in range(rng.randrange(1, 4))]
+            spec["egress"] = [rule("to") for _unused in range(rng.randrange(1, 4))]
         else:
             spec["policyTypes"] = ["Ingress", "Egress"]
-            spec["ingress"] = [rule("from") for _ in range(rng.randrange(1, 3))]
-            spec["egress"] = [rule("to") for _ in range(rng.randrange(1, 3))]
+            spec["ingress"] = [rule("from") for _unused in range(rng.randrange(1, 3))]
+            spec["egress"] = [rule("to") for _unused in range(rng.randrange(1, 3))]
         policies.append(
             {
                 "apiVersion": "networking.k8s.io/v1",
@@ -209,7 +209,7 @@ def run_size(pod_count: int, policy_count: int, naive_budget: float) -> dict:
     fresh = netpol.Cluster(**data, validate=False)
     tracemalloc.start()
     fresh.evaluate_classes(PORT, PROTOCOL).count_allowed()
-    _, traced_peak = tracemalloc.get_traced_memory()
+    _unused, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
     # Naive: the reference evaluator on every ordered pod pair, within the budget.

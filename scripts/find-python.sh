@@ -9,7 +9,7 @@ for candidate in python3.13 python3.12 python3; do
   fi
 done
 pyenv_root=${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}
-for candidate in $(ls -d "$pyenv_root"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do
+for candidate in $(printf '%s\n' "$pyenv_root"/versions/3.1[2-9]*/bin/python3 | sort -rV); do
   if ok "$candidate"; then echo "$candidate"; exit 0; fi
 done
 echo "error: netpol.aks needs Python >= 3.12 (ansible-core 2.21 requires it), and none was found." >&2

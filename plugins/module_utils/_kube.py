@@ -346,7 +346,7 @@ def api_error_text(exc: BaseException) -> str:
                 message = str(body)[:300]
         reason = getattr(exc, "reason", None) or ""
         if getattr(exc, "status", None) == 0:  # a refused websocket upgrade carries everything in its reason
-            return str(reason).split(" -+-+- ")[0]
+            return str(reason).split(" -+-+- ", maxsplit=1)[0]
         return f"HTTP {status} {reason}: {message or ''}".strip().rstrip(":")
     reason = getattr(exc, "reason", None)
     text = str(exc)

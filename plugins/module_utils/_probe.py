@@ -464,7 +464,7 @@ class Cell:
             return 0
         current = self.history[-1][1]
         count = 0
-        for _, result in reversed(self.history):
+        for _at, result in reversed(self.history):
             if result != current:
                 break
             count += 1
@@ -503,7 +503,7 @@ class Cell:
             "elapsed": round(self.elapsed, 3) if self.elapsed is not None else None,
             "attempts": len(self.history),
             "stable_after": round(self.stable_since(), 3) if self.history else None,
-            "history": [result for _, result in self.history],
+            "history": [result for _at, result in self.history],
             "source": self.source.as_dict(),
             "target": self.target.as_dict(),
         }

@@ -704,7 +704,7 @@ def port_groups(
             declared = ports_of(target)
             if declared is None:
                 raise InputError(f"targets: {target} is not a pod and declares no ports; give ports to evaluate it")
-            for _, number, protocol in declared:
+            for _name, number, protocol in declared:
                 by_number = groups.setdefault(f"{number}/{protocol}", (number, protocol, {}))[2]
                 by_number.setdefault(number, []).append(target)
         return dict(sorted(groups.items(), key=lambda kv: (kv[1][0], kv[1][1])))
@@ -1611,7 +1611,7 @@ def _ip_signatures(blocks: list[_IPBlock]) -> Any:
         if not mine:
             continue
         edges = set()
-        for _, b in mine:
+        for _index, b in mine:
             edges.update((b.lo, b.hi + 1))
             for lo, hi in b.ranges:
                 edges.update((lo, hi + 1))

@@ -175,7 +175,7 @@ def _write_env(infos: dict[str, dict[str, Any]]) -> None:
 
 
 def up() -> int:
-    names = [name for name, _ in _doubles()]
+    names = [name for name, _unused in _doubles()]
     if all(_alive(_pid(name)) and _read_info(name) for name in names) and ENV_FILE.exists():
         print(f"The lab is already up ({_banner()}); nothing to do. Environment: {ENV_FILE}")
         return 0
@@ -209,7 +209,7 @@ def _exported() -> list[str]:
 
 def down() -> int:
     exported = _exported()
-    stopped = [name for name, _ in reversed(_doubles()) if _stop(name)]
+    stopped = [name for name, _unused in reversed(_doubles()) if _stop(name)]
     # Everything under .lab is the lab's (the env files, the kubeconfig the demo fetched from the
     # simulated AKS): none of it means anything once the doubles are gone.
     shutil.rmtree(LAB, ignore_errors=True)
@@ -224,7 +224,7 @@ def down() -> int:
 
 def status() -> int:
     running = 0
-    for name, _ in _doubles():
+    for name, _unused in _doubles():
         info, pid = _read_info(name), _pid(name)
         if _alive(pid) and info:
             running += 1

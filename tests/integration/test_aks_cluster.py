@@ -270,7 +270,7 @@ def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_d
             time.sleep(0.1)
         time.sleep(0.5)  # the module is now polling the operation
         os.killpg(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        output, _unused = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -93,7 +93,7 @@ def sub(double, rest):
 
 @pytest.fixture
 def access_token(azure_double):
-    status, _, body = token(azure_double)
+    status, _unused, body = token(azure_double)
     assert status == 200, body
     return body["access_token"]
 
@@ -119,24 +119,26 @@ def sdk(azure_double, monkeypatch):
 
 
 def test_oidc_discovery(azure_double):
-    status, _, body = call(azure_double, "GET", f"/{azure_double.tenant_id}/v2.0/.well-known/openid-configuration")
+    status, _unused, body = call(
+        azure_double, "GET", f"/{azure_double.tenant_id}/v2.0/.well-known/openid-configuration"
+    )
     assert status == 200
     assert body["token_endpoint"] == f"{azure_double.url}/{azure_double.tenant_id}/oauth2/v2.0/token"
     assert body["authorization_endpoint"].endswith("/oauth2/v2.0/authorize")
-    status, _, body = call(azure_double, "GET", "/other-tenant/v2.0/.well-known/openid-configuration")
+    status, _unused, body = call(azure_double, "GET", "/other-tenant/v2.0/.well-known/openid-configuration")
     assert status == 400
     assert body["error_codes"] == [90002]
 
 
 def test_wrong_secret_gets_invalid_client(azure_double):
-    status, _, body = token(azure_double, secret="not-the-secret")
+    status, _unused, body = token(azure_double, secret="not-the-secret")
     assert status == 401
     assert body["error"] == "invalid_client"
     assert body["error_description"].startswith("AADSTS7000215: Invalid client secret provided.")
 
 
 def test_token_for_another_resource_is_refused(azure_double):
-    status, _, body = token(azure_double, scope="https://management.azure.com/.default")
+    status, _unused, body = token(azure_double, scope="https://management.azure.com/.default")
     assert (status, body["error"], body["error_codes"]) == (400, "invalid_resource", [500011])
 
 
@@ -164,7 +166,7 @@ def test_arm_without_a_token_is_401(azure_double):
     [("Bearer made-up", "InvalidAuthenticationToken"), ("Basic abc", "AuthenticationFailedInvalidHeader")],
 )
 def test_arm_with_a_bad_token_is_401(azure_double, header, code):
-    status, _, body = call(
+    status, _unused, body = call(
         azure_double,
         "GET",
         sub(azure_double, "/providers/Microsoft.Network?api-version=2025-04-01"),
@@ -174,18 +176,18 @@ def test_arm_with_a_bad_token_is_401(azure_double, header, code):
 
 
 def test_unknown_path_still_needs_auth(azure_double):
-    status, _, body = call(azure_double, "GET", sub(azure_double, "/providers/Nope.Nope/things/x?api-version=1"))
+    status, _unused, body = call(azure_double, "GET", sub(azure_double, "/providers/Nope.Nope/things/x?api-version=1"))
     assert (status, body["error"]["code"]) == (401, "AuthenticationFailed")
 
 
 def test_api_version_and_subscription_are_checked(azure_double, access_token):
     path = sub(azure_double, f"{FEATURES}/EnableNetworkPolicy")
-    status, _, body = call(azure_double, "GET", path, token=access_token)
+    status, _unused, body = call(azure_double, "GET", path, token=access_token)
     assert (status, body["error"]["code"]) == (400, "MissingApiVersionParameter")
-    status, _, body = call(azure_double, "GET", path + "?api-version=2099-01-01", token=access_token)
+    status, _unused, body = call(azure_double, "GET", path + "?api-version=2099-01-01", token=access_token)
     assert (status, body["error"]["code"]) == (400, "InvalidApiVersionParameter")
     other = f"/subscriptions/00000000-0000-0000-0000-000000000000{FEATURES}/EnableNetworkPolicy?api-version=2021-07-01"
-    status, _, body = call(azure_double, "GET", other, token=access_token)
+    status, _unused, body = call(azure_double, "GET", other, token=access_token)
     assert (status, body["error"]["code"]) == (404, "SubscriptionNotFound")
 
 
@@ -193,7 +195,7 @@ def test_api_version_and_subscription_are_checked(azure_double, access_token):
 
 
 def test_feature_state_machine(sdk):
-    features, _ = sdk
+    features, _unused = sdk
     assert (
         features.features.get("Microsoft.ContainerService", "EnableNetworkPolicy").properties.state == "NotRegistered"
     )
@@ -202,7 +204,8 @@ def test_feature_state_machine(sdk):
         == "Registering"
     )
     states = [
-        features.features.get("Microsoft.ContainerService", "EnableNetworkPolicy").properties.state for _ in range(4)
+        features.features.get("Microsoft.ContainerService", "EnableNetworkPolicy").properties.state
+        for _unused in range(4)
     ]
     assert states == ["Registering", "Registering", "Registered", "Registered"]
     listed = {f.name: f.properties.state for f in features.features.list("Microsoft.ContainerService")}
@@ -214,12 +217,12 @@ def test_feature_state_machine(sdk):
 
 
 def test_approval_gated_feature_stays_pending(sdk):
-    features, _ = sdk
+    features, _unused = sdk
     assert (
         features.features.register("Microsoft.ContainerService", "AKSApprovalGatedPreview").properties.state
         == "Pending"
     )
-    for _ in range(5):
+    for _unused in range(5):
         assert (
             features.features.get("Microsoft.ContainerService", "AKSApprovalGatedPreview").properties.state == "Pending"
         )
@@ -233,17 +236,17 @@ def test_approval_gated_feature_stays_pending(sdk):
     ],
 )
 def test_unknown_feature_or_namespace(sdk, namespace, feature, code):
-    features, _ = sdk
+    features, _unused = sdk
     with pytest.raises(ResourceNotFoundError) as info:
         features.features.get(namespace, feature)
     assert info.value.error.code == code
 
 
 def test_provider_state_machine(sdk):
-    _, resources = sdk
+    _unused, resources = sdk
     assert resources.providers.get("Microsoft.ContainerService").registration_state == "NotRegistered"
     assert resources.providers.register("Microsoft.ContainerService").registration_state == "Registering"
-    states = [resources.providers.get("Microsoft.ContainerService").registration_state for _ in range(3)]
+    states = [resources.providers.get("Microsoft.ContainerService").registration_state for _unused in range(3)]
     assert states == ["Registering", "Registered", "Registered"]
     assert resources.providers.unregister("Microsoft.Network").registration_state == "Unregistering"
     with pytest.raises(ResourceNotFoundError) as info:
@@ -275,7 +278,7 @@ def test_wrong_secret_through_azure_identity(azure_double, monkeypatch):
 
 
 def test_faults_hit_the_next_n_matching_requests(sdk, azure_double):
-    features, _ = sdk
+    features, _unused = sdk
     azure_double.faults(
         {"fault": "429", "path": "*/features/EnableNetworkPolicy", "method": "GET", "count": 1},
         {"fault": "503", "path": "*/features/EnableNetworkPolicy", "method": "GET", "count": 1},
@@ -302,7 +305,7 @@ def test_dropped_connection(azure_double, access_token):
 
 def test_error_fault_and_bad_fault_spec(azure_double, access_token):
     azure_double.faults(fault="error", status=409, code="MissingSubscriptionRegistration", message="no", path="*")
-    status, _, body = call(
+    status, _unused, body = call(
         azure_double,
         "GET",
         sub(azure_double, "/providers/Microsoft.Network?api-version=2025-04-01"),
@@ -315,7 +318,7 @@ def test_error_fault_and_bad_fault_spec(azure_double, access_token):
 
 
 def test_reset_restores_the_seed(sdk, azure_double):
-    features, _ = sdk
+    features, _unused = sdk
     features.features.register("Microsoft.ContainerService", "EnableNetworkPolicy")
     azure_double.faults(fault="503", path="*", count=5)
     azure_double.reset()
@@ -346,7 +349,7 @@ def test_lro_helper(azure_double, access_token):
     assert body["properties"]["provisioningState"] == "Creating"
     assert headers["Retry-After"] == "0"
     op_url = headers["Azure-AsyncOperation"]
-    statuses = [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _ in range(4)]
+    statuses = [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _unused in range(4)]
     assert statuses == ["InProgress", "InProgress", "Succeeded", "Succeeded"]
     assert azure_double.state()["test_widgets"]["w1"]["properties"]["provisioningState"] == "Succeeded"
     # the status URL needs a token too
@@ -360,11 +363,12 @@ def test_lro_ends_with_wall_clock_time_without_being_polled(azure_double, access
     )
     assert settings == {"namespace": "test.double", "polls": None, "seconds": 1.0}
     path = sub(azure_double, "/providers/Test.Double/widgets/w4?api-version=2099-01-01")
-    _, headers, body = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
+    _unused, headers, body = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
     assert body["properties"]["provisioningState"] == "Creating"
     op_url = headers["Azure-AsyncOperation"]
     # polling does not end it early when the polls shortcut is off
-    assert [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _ in range(5)] == ["InProgress"] * 5
+    statuses = [call(azure_double, "GET", op_url, token=access_token)[2]["status"] for _poll in range(5)]
+    assert statuses == ["InProgress"] * 5
     time.sleep(1.2)
     # nobody polled in between: the state (not the status URL) shows the end
     assert azure_double.state()["test_widgets"]["w4"]["properties"]["provisioningState"] == "Succeeded"
@@ -376,7 +380,7 @@ def test_lro_ends_with_wall_clock_time_without_being_polled(azure_double, access
 def test_lro_failure_on_demand(azure_double, access_token):
     azure_double.faults(fault="lro_failed", path="*/widgets/w2", code="QuotaExceeded", message="Out of widgets.")
     path = sub(azure_double, "/providers/Test.Double/widgets/w2?api-version=2099-01-01")
-    _, headers, _ = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
+    _unused, headers, _unused = call(azure_double, "PUT", path, token=access_token, body={"location": "eastus"})
     azure_double.control("POST", "/_fake/operations/settle")
     body = call(azure_double, "GET", headers["Azure-AsyncOperation"], token=access_token)[2]
     assert body["status"] == "Failed"
@@ -386,7 +390,7 @@ def test_lro_failure_on_demand(azure_double, access_token):
 
 def test_unknown_property_is_rejected_like_arm(azure_double, access_token):
     path = sub(azure_double, "/providers/Test.Double/widgets/w3?api-version=2099-01-01")
-    status, _, body = call(
+    status, _unused, body = call(
         azure_double, "PUT", path, token=access_token, body={"location": "eastus", "properties": {"widget_size": 3}}
     )
     assert status == 400
@@ -407,7 +411,9 @@ def test_reject_unknown_properties(body, path):
 
 
 def test_a_handler_bug_is_a_loud_500(azure_double, access_token):
-    status, _, body = call(azure_double, "GET", sub(azure_double, "/providers/Test.Double/broken"), token=access_token)
+    status, _unused, body = call(
+        azure_double, "GET", sub(azure_double, "/providers/Test.Double/broken"), token=access_token
+    )
     assert (status, body["error"]["code"]) == (500, "TestDoubleHandlerError")
     assert "RuntimeError: handler bug" in azure_double.arm_requests()[-1]["error"]
 

@@ -151,7 +151,7 @@ def test_throttling_and_unavailability_are_survived(ansible_playbook, azure_doub
     assert log[:3] == [("GET", 503, "503"), ("GET", 503, "503"), ("GET", 200, None)]
     assert ("POST", 429, "429") in log
     assert ("POST", 503, "503") in log
-    assert [s for m, s, _ in log if m == "POST"] == [429, 200, 503, 200]
+    assert [s for m, s, _unused in log if m == "POST"] == [429, 200, 503, 200]
     assert all(f["count"] == 0 for f in azure_double.control("GET", "/_fake/faults")["faults"])
 
 

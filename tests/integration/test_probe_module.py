@@ -407,7 +407,7 @@ def test_probe_pod_deleted_when_the_module_is_terminated(kube_double, tmp_path):
         assert pids, "module process not found"
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
-        stdout, _ = proc.communicate(timeout=60)
+        stdout, _unused = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -130,7 +130,8 @@ def test_names_are_checked_with_arm_rules_before_any_request(ansible_playbook, a
         ),
     }
     tasks = [
-        {"name": name, f"netpol.aks.{module}": args, "ignore_errors": True} for name, (module, args, _) in cases.items()
+        {"name": name, f"netpol.aks.{module}": args, "ignore_errors": True}
+        for name, (module, args, _unused) in cases.items()
     ]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     for name, (_module, _args, message) in cases.items():

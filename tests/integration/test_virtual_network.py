@@ -100,7 +100,9 @@ def test_bad_address_plan_fails_before_any_request(ansible_playbook, azure_doubl
             "subnets[1].address_prefix:",
         ),
     }
-    tasks = [{"name": n, "netpol.aks.virtual_network": args, "ignore_errors": True} for n, (args, _) in cases.items()]
+    tasks = [
+        {"name": n, "netpol.aks.virtual_network": args, "ignore_errors": True} for n, (args, _unused) in cases.items()
+    ]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     for name, (_args, field) in cases.items():
         result = run.result(name)
@@ -196,7 +198,8 @@ def test_timing_options_of_every_azure_module_are_checked_before_any_request(ans
         ),
     }
     tasks = [
-        {"name": name, f"netpol.aks.{module}": args, "ignore_errors": True} for name, (module, args, _) in cases.items()
+        {"name": name, f"netpol.aks.{module}": args, "ignore_errors": True}
+        for name, (module, args, _unused) in cases.items()
     ]
     run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
     for name, (_module, _args, message) in cases.items():

@@ -692,7 +692,7 @@ class FakeAzure:
                 "Authentication failed. The 'Authorization' header is missing.",
                 headers=challenge,
             )
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ArmError(
                 401,

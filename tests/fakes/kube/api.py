@@ -117,7 +117,7 @@ def resolve(group_version: str, parts: list[str]) -> Target:
         raise not_found_path()
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else None
-    if sub is not None and sub not in {s for s, _, _ in kind.subresources}:
+    if sub is not None and sub not in {s for s, _unused, _unused in kind.subresources}:
         raise not_found_path()
     if namespace is not None and not kind.namespaced:
         raise not_found_path()
@@ -349,7 +349,7 @@ async def _scale(request: web.Request, ctx: Context, target: Target) -> web.Resp
             [errors.FieldError("spec.replicas", "Invalid", "must be greater than or equal to 0", replicas, True)],
         )
     updated = dict(obj, spec={**obj["spec"], "replicas": replicas})
-    new, _ = store.update(
+    new, _unused = store.update(
         target.kind,
         target.namespace,
         target.name or "",

@@ -133,7 +133,7 @@ class Controllers:
                     "spec": {"replicas": replicas, "selector": selector, "template": template},
                 }
                 try:
-                    current, _ = store.create(BY_KIND["ReplicaSet"], ns, body)
+                    current, _unused = store.create(BY_KIND["ReplicaSet"], ns, body)
                 except ApiError:
                     continue
             elif current["spec"].get("replicas") != replicas:
@@ -142,7 +142,9 @@ class Controllers:
                 body["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(
                     replicas
                 )
-                current, _ = store.update(BY_KIND["ReplicaSet"], ns, current["metadata"]["name"], body, check_rv=False)
+                current, _unused = store.update(
+                    BY_KIND["ReplicaSet"], ns, current["metadata"]["name"], body, check_rv=False
+                )
             for old in owned:
                 if old["metadata"]["name"] != rs_name and old["spec"].get("replicas", 0) != 0:
                     body = copy.deepcopy(old)
@@ -235,7 +237,7 @@ class Controllers:
             uid = rs["metadata"]["uid"]
             if len(pods) < desired and time.monotonic() >= self.failed_create.get(uid, 0):
                 template = copy.deepcopy(rs["spec"]["template"])
-                for _ in range(desired - len(pods)):
+                for _unused in range(desired - len(pods)):
                     body = {
                         "metadata": {
                             "generateName": rs["metadata"]["name"] + "-",
@@ -248,7 +250,7 @@ class Controllers:
                     if not body["metadata"]["annotations"]:
                         del body["metadata"]["annotations"]
                     try:
-                        pod, _ = store.create(BY_KIND["Pod"], ns, body)
+                        pod, _unused = store.create(BY_KIND["Pod"], ns, body)
                         pods.append(pod)
                         self.failed_create.pop(uid, None)
                     except ApiError as exc:

@@ -240,7 +240,8 @@ class Kubelet:
             cs["state"] = {
                 "waiting": {
                     "reason": "CrashLoopBackOff",
-                    "message": f"back-off 10s restarting failed container={name} pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
+                    "message": f"back-off 10s restarting failed container={name} "
+                    f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
                 }
             }
             return cs

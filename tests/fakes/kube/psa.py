@@ -163,7 +163,7 @@ def violations(spec: dict, level: str) -> list[str]:
                 )
         if parts:
             out.append(("seccompProfile_restricted", f"seccompProfile ({'; '.join(parts)})"))
-    return [text for _, text in sorted(out, key=lambda item: item[0])]
+    return [text for _unused, text in sorted(out, key=lambda item: item[0])]
 
 
 def level_of(namespace: dict[str, Any] | None) -> str:

@@ -281,7 +281,7 @@ class Shell:
             while i < len(args):
                 arg = args[i]
                 if arg.startswith("--"):
-                    key, _, value = arg[2:].partition("=")
+                    key, _unused, value = arg[2:].partition("=")
                     if key in ("timeout", "output-document", "user-agent") and not value:
                         i += 1
                         value = args[i]
@@ -335,7 +335,9 @@ class Shell:
             return 1
         if not urls:
             await out.stderr(
-                "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\nUsage: wget [-cqS] [--spider] [-O FILE] [-o LOGFILE] [--header STR]\n\t[--post-data STR | --post-file FILE] [-Y on/off]\n\t[-P DIR] [-U AGENT] [-T SEC] URL...\n"
+                "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\n"
+                "Usage: wget [-cqS] [--spider] [-O FILE] [-o LOGFILE] [--header STR]\n"
+                "\t[--post-data STR | --post-file FILE] [-Y on/off]\n\t[-P DIR] [-U AGENT] [-T SEC] URL...\n"
             )
             return 1
         rc = 0
@@ -439,14 +441,15 @@ class Shell:
             return 1
         if len(rest) != 2:
             await out.stderr(
-                "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\nUsage: nc [OPTIONS] HOST PORT  - connect\nnc [OPTIONS] -l -p PORT [HOST] [PORT]  - listen\n"
+                "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\n"
+                "Usage: nc [OPTIONS] HOST PORT  - connect\nnc [OPTIONS] -l -p PORT [HOST] [PORT]  - listen\n"
             )
             return 1
         host, port_text = rest
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             await out.stderr(f"nc: bad port '{port_text}'\n")
             return 1
-        outcome, _ = await self._connect("nc", host, int(port_text), timeout, out, udp=udp)
+        outcome, _unused = await self._connect("nc", host, int(port_text), timeout, out, udp=udp)
         if outcome != "ok":
             return 1
         if verbose:

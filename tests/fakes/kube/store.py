@@ -127,7 +127,7 @@ class Store:
 
     def items(self, kind_name: str, namespace: str | None = None) -> list[dict]:
         bucket = self.objects[BY_KIND[kind_name].plural]
-        return [o for (ns, _), o in sorted(bucket.items()) if namespace is None or ns == namespace]
+        return [o for (ns, _unused), o in sorted(bucket.items()) if namespace is None or ns == namespace]
 
     def list(
         self, kind: Kind, namespace: str | None, label_selector: str | None, field_selector: str | None
@@ -135,7 +135,7 @@ class Store:
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, kind.plural)
         out = []
-        for (ns, _), obj in sorted(self.objects[kind.plural].items()):
+        for (ns, _unused), obj in sorted(self.objects[kind.plural].items()):
             if namespace and ns != namespace:
                 continue
             if match_labels(labels, obj["metadata"].get("labels")) and match_fields(fields, obj):
@@ -179,7 +179,8 @@ class Store:
             meta = obj["metadata"] = {}
         if not isinstance(meta, dict):
             raise errors.bad_request(
-                f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: json: cannot unmarshal {type(meta).__name__} into Go struct field {kind.kind}.metadata of type v1.ObjectMeta'
+                f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: json: cannot unmarshal '
+                f"{type(meta).__name__} into Go struct field {kind.kind}.metadata of type v1.ObjectMeta"
             )
         if kind.namespaced:
             if meta.get("namespace") and namespace and meta["namespace"] != namespace:

@@ -180,7 +180,7 @@ def _metadata(meta: dict, errs: Errors, name_rule: str, namespaced: bool) -> Non
 
 
 def _qualified_key_problem(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
+    prefix, _unused, name = key.rpartition("/")
     if "/" in key and (not prefix or not DNS1123_SUBDOMAIN.match(prefix) or len(prefix) > 253):
         return "prefix part " + MSG_SUBDOMAIN
     if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):

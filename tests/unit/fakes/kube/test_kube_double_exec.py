@@ -72,7 +72,7 @@ def test_probe_script_allowed_refused_dns_and_blocked(walkthrough):
     assert "@1 \n@1 rc=0" in out  # an empty output still prints its prefixed line, as the script does
     walkthrough.create(DENY)
     started = time.monotonic()
-    outcomes, _ = probe(
+    outcomes, _unused = probe(
         walkthrough, [("http", "api", 80, 1), ("tcp", "api", 80, 1), ("http", "api.netpol-demo", 80, 1)]
     )
     elapsed = time.monotonic() - started
@@ -96,7 +96,7 @@ def test_blocked_probe_takes_the_requested_timeout(walkthrough):
 def test_allow_needs_the_label_then_label_lets_it_through(walkthrough):
     walkthrough.create(DENY)
     walkthrough.create(ALLOW)
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "blocked"
     walkthrough.http(
         "PATCH",
@@ -104,23 +104,23 @@ def test_allow_needs_the_label_then_label_lets_it_through(walkthrough):
         {"metadata": {"labels": {"app": "api"}}},
         "application/strategic-merge-patch+json",
     )
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "allowed"
 
 
 def test_pod_to_itself_goes_through(walkthrough):
     walkthrough.create(DENY)
-    rc, out, _ = walkthrough.exec("api", ["sh", "-c", "echo hi"])
+    rc, out, _unused = walkthrough.exec("api", ["sh", "-c", "echo hi"])
     assert (rc, out) == (0, "hi\n")
     ip = walkthrough.ready("api")["status"]["podIP"]
     # nginx images have no wget: the double answers as their shell does.
-    rc, _, err = walkthrough.exec("api", ["sh", "-c", f"wget -qO- http://{ip}"])
+    rc, _unused, err = walkthrough.exec("api", ["sh", "-c", f"wget -qO- http://{ip}"])
     assert rc == 127
     assert err == "sh: 1: wget: not found\n"
     walkthrough.pod("self", image="busybox", labels={"app": "api"}, container={"ports": [{"containerPort": 80}]})
     walkthrough.ready("self")
     own = walkthrough.ready("self")["status"]["podIP"]
-    rc, _, err = walkthrough.exec("self", ["nc", "-z", "-w", "1", own, "80"])
+    rc, _unused, err = walkthrough.exec("self", ["nc", "-z", "-w", "1", own, "80"])
     assert rc == 1
     assert "Connection refused" in err  # not blocked: nothing listens in a busybox pod
 
@@ -150,7 +150,7 @@ def test_service_with_no_endpoints_is_refused_and_named_target_port_works(walkth
     )
     walkthrough.ready("named")
     svc_ip = walkthrough.core.read_namespaced_service("empty", NS).spec.cluster_ip
-    outcomes, _ = probe(
+    outcomes, _unused = probe(
         walkthrough, [("http", "empty", 80, 1), ("http", "named", 80, 1), ("http", f"named.{NS}.svc", 80, 1)]
     )
     assert outcomes[0].result == "refused"
@@ -163,9 +163,9 @@ def test_dns_is_relative_to_the_source_namespace(walkthrough):
     walkthrough.namespace("other")
     walkthrough.pod("client", ns="other")
     walkthrough.ready("client", ns="other")
-    rc, _, err = walkthrough.exec("client", ["wget", "-qO-", "-T", "1", "http://api"], ns="other")
+    rc, _unused, err = walkthrough.exec("client", ["wget", "-qO-", "-T", "1", "http://api"], ns="other")
     assert (rc, err) == (1, "wget: bad address 'api'\n")
-    rc, out, _ = walkthrough.exec("client", ["wget", "-q", "-O", "-", "-T", "1", f"http://api.{NS}"], ns="other")
+    rc, out, _unused = walkthrough.exec("client", ["wget", "-q", "-O", "-", "-T", "1", f"http://api.{NS}"], ns="other")
     assert rc == 0
     assert "Welcome to nginx!" in out
 
@@ -173,26 +173,26 @@ def test_dns_is_relative_to_the_source_namespace(walkthrough):
 def test_enforcement_none_ignores_policies(walkthrough, kube_double):
     walkthrough.create(DENY)
     kube_double.config(enforcement="none")
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "allowed"
     kube_double.config(enforcement="full")
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "blocked"
 
 
 def test_enforcement_delay(walkthrough, kube_double):
     kube_double.config(enforcement_delay_seconds=600)
     walkthrough.create(DENY)
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "allowed"  # not enforced yet
     kube_double.config(enforcement_delay_seconds=0)
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "blocked"
 
 
 def test_exec_failure_breaks_the_stream(walkthrough, kube_double):
     kube_double.config(exec_failure=1)
-    rc, out, _ = walkthrough.exec("test-np", ["hostname"])
+    rc, out, _unused = walkthrough.exec("test-np", ["hostname"])
     assert rc is None  # no status on channel 3: the stream just ended
     assert out == ""
     assert walkthrough.exec("test-np", ["hostname"]) == (0, "test-np\n", "")
@@ -200,7 +200,7 @@ def test_exec_failure_breaks_the_stream(walkthrough, kube_double):
 
 def test_everyday_commands(walkthrough):
     assert walkthrough.exec("test-np", ["hostname"]) == (0, "test-np\n", "")
-    rc, out, _ = walkthrough.exec("test-np", ["cat", "/etc/resolv.conf"])
+    rc, out, _unused = walkthrough.exec("test-np", ["cat", "/etc/resolv.conf"])
     assert rc == 0
     assert "nameserver 10.0.0.10" in out
     assert f"search {NS}.svc.cluster.local" in out
@@ -210,7 +210,7 @@ def test_everyday_commands(walkthrough):
     rc, out, err = walkthrough.exec("test-np", ["wget", "-O", "/dev/null", "-T", "1", "http://api/"])
     assert rc == 0
     assert "Connecting to api" in err
-    rc, _, err = walkthrough.exec("test-np", ["wget", "-qO-", "http://api/missing"])
+    rc, _unused, err = walkthrough.exec("test-np", ["wget", "-qO-", "http://api/missing"])
     assert (rc, err) == (1, "wget: server returned error: HTTP/1.1 404 Not Found\n")
 
 
@@ -253,7 +253,7 @@ def test_default_deny_egress_breaks_dns_unless_dns_is_allowed(walkthrough):
     )
     svc_ip = walkthrough.core.read_namespaced_service("api", NS).spec.cluster_ip
     started = time.monotonic()
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1), ("http", svc_ip, 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1), ("http", svc_ip, 80, 1)])
     assert time.monotonic() - started >= 5.0  # the resolver's timeout
     assert outcomes[0].result == "dns_error"
     assert outcomes[0].output == "wget: bad address 'api'"
@@ -280,7 +280,7 @@ def test_default_deny_egress_breaks_dns_unless_dns_is_allowed(walkthrough):
             },
         }
     )
-    outcomes, _ = probe(walkthrough, [("http", "api", 80, 1)])
+    outcomes, _unused = probe(walkthrough, [("http", "api", 80, 1)])
     assert outcomes[0].result == "blocked"  # resolves now; the connection itself is still not allowed
 
 
@@ -291,7 +291,7 @@ def test_a_bug_in_the_emulation_is_a_failure_never_a_pass(walkthrough, kube_doub
         raise RuntimeError("emulation bug")
 
     monkeypatch.setattr(Shell, "cmd_hostname", broken)
-    rc, out, _ = walkthrough.exec("test-np", ["hostname"])
+    rc, out, _unused = walkthrough.exec("test-np", ["hostname"])
     assert rc is None  # Failure/InternalError without an exit code
     assert out == ""
     errors = kube_double.internal_errors()

@@ -276,7 +276,7 @@ def test_read_cluster_returns_the_engine_shapes(fake_cluster):
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
     }
     # Pages were followed: 5 pods in pages of 2.
-    assert [c for c, _ in fake_cluster.calls].count("pods") == 3
+    assert [c for c, _unused in fake_cluster.calls].count("pods") == 3
     data.pop("skipped")
     cluster = netpol.Cluster(**data)
     assert cluster.evaluate("y/c", "x/a", 80).allowed is False
@@ -290,7 +290,7 @@ def test_read_cluster_filters_namespaces_and_labels(fake_cluster):
     assert len(data["namespaces"]) == 3  # every namespace's labels, for namespaceSelectors
     pod_calls = [kw for c, kw in fake_cluster.calls if c == "pods/y"]
     assert pod_calls[0]["label_selector"] == "app=c"
-    assert not any(c == "pods/x" for c, _ in fake_cluster.calls)
+    assert not any(c == "pods/x" for c, _unused in fake_cluster.calls)
 
 
 def test_read_cluster_unknown_namespace(fake_cluster):

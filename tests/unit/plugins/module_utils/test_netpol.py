@@ -888,7 +888,7 @@ def random_cluster(seed: int):
     def rule(key):
         out = {}
         if rng.random() < 0.8:
-            out[key] = [peer() for _ in range(rng.randrange(1, 3))]
+            out[key] = [peer() for _unused in range(rng.randrange(1, 3))]
         ports = rng.choice(port_sets)
         if ports is not None:
             out["ports"] = ports
@@ -900,9 +900,9 @@ def random_cluster(seed: int):
         types = rng.choice([["Ingress"], ["Egress"], ["Ingress", "Egress"]])
         spec["policyTypes"] = types
         if "Ingress" in types:
-            spec["ingress"] = [rule("from") for _ in range(rng.randrange(0, 3))]
+            spec["ingress"] = [rule("from") for _unused in range(rng.randrange(0, 3))]
         if "Egress" in types:
-            spec["egress"] = [rule("to") for _ in range(rng.randrange(0, 3))]
+            spec["egress"] = [rule("to") for _unused in range(rng.randrange(0, 3))]
         for rule_ in spec.get("ingress", []) + spec.get("egress", []):
             for p in rule_.get("from", []) + rule_.get("to", []):
                 if ("ipBlock" in p and not p["ipBlock"]["except"]) or (

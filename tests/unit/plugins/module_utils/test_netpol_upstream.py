@@ -91,7 +91,7 @@ def expr(key, op, *values):
 def _peer_matches(peer: str, pod: str) -> bool:
     if peer == "*":
         return True
-    ns, _, name = peer.partition("/")
+    ns, _unused, name = peer.partition("/")
     pns, pname = pod.split("/")
     return (ns in ("*", pns)) and (not name or name == pname)
 

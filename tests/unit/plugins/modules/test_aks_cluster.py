@@ -277,7 +277,7 @@ def test_compare_ignores_what_the_user_did_not_set():
 
 def test_compare_version_prefix_matches_patch_level():
     assert _aks.compare(walkthrough(kubernetes_version="1.34"), current_cluster()) == ({}, [])
-    changes, _ = _aks.compare(walkthrough(kubernetes_version="1.35"), current_cluster())
+    changes, _unused = _aks.compare(walkthrough(kubernetes_version="1.35"), current_cluster())
     assert changes == {"kubernetes_version": ("1.34.2", "1.35")}
 
 
@@ -294,7 +294,7 @@ def test_compare_mutable_changes():
 
 
 def test_compare_purge_tags():
-    changes, _ = _aks.compare(walkthrough(tags={"demo": "netpol"}, purge_tags=True), current_cluster())
+    changes, _unused = _aks.compare(walkthrough(tags={"demo": "netpol"}, purge_tags=True), current_cluster())
     assert changes["tags"][1] == {"demo": "netpol"}
 
 

@@ -213,7 +213,7 @@ def test_registered_feature_is_left_alone():
 
 
 def test_pending_fails_with_the_approval_message():
-    module, features, _ = fake_module(["NotRegistered"])
+    module, features, _unused = fake_module(["NotRegistered"])
     features.register.side_effect = lambda ns, name: feature_result("Pending")
     with pytest.raises(AzureModuleError, match="is Pending: it requires approval") as info:
         fr.run(module)
@@ -222,7 +222,7 @@ def test_pending_fails_with_the_approval_message():
 
 
 def test_timeout_fails_naming_the_last_state():
-    module, _, providers = fake_module(["NotRegistered"] + ["Registering"] * 10, timeout=0)
+    module, _unused, providers = fake_module(["NotRegistered"] + ["Registering"] * 10, timeout=0)
     with pytest.raises(AzureModuleError, match="last state read was Registering") as info:
         fr.run(module)
     assert info.value.details["polls"] == 1
@@ -238,14 +238,14 @@ def test_a_registration_started_earlier_is_waited_for_and_propagated():
 
 
 def test_check_mode_predicts_the_propagation_of_a_registering_feature():
-    module, _, providers = fake_module(["Registering"], check_mode=True)
+    module, _unused, providers = fake_module(["Registering"], check_mode=True)
     result = fr.run(module)
     assert (result["changed"], result["state"], result["propagated"]) == (True, "Registered", True)
     providers.register.assert_not_called()
 
 
 def test_no_wait_skips_propagation_with_a_warning():
-    module, _, providers = fake_module(["NotRegistered"], wait=False)
+    module, _unused, providers = fake_module(["NotRegistered"], wait=False)
     result = fr.run(module)
     assert (result["state"], result["propagated"]) == ("Registering", False)
     providers.register.assert_not_called()
@@ -253,7 +253,7 @@ def test_no_wait_skips_propagation_with_a_warning():
 
 
 def test_malformed_name_fails_before_any_client_is_built():
-    module, _, _ = fake_module([], name="EnableNetworkPolicy")
+    module, _unused, _unused = fake_module([], name="EnableNetworkPolicy")
     with pytest.raises(AzureModuleError, match="has no namespace"):
         fr.run(module)
     module.client.assert_not_called()

@@ -100,7 +100,7 @@ def test_unregister():
 
 
 def test_timeout_names_the_last_state():
-    module, _ = fake_module(["NotRegistered", "Registering"], timeout=0)
+    module, _unused = fake_module(["NotRegistered", "Registering"], timeout=0)
     with pytest.raises(AzureModuleError, match="last state read was Registering") as info:
         pr.run(module)
     assert info.value.details["changed"] is True
@@ -108,7 +108,7 @@ def test_timeout_names_the_last_state():
 
 @pytest.mark.parametrize("name", ["", "Microsoft", "Microsoft ContainerService", "Microsoft.ContainerService/x"])
 def test_malformed_namespace_fails_before_any_client_is_built(name):
-    module, _ = fake_module([], name=name)
+    module, _unused = fake_module([], name=name)
     with pytest.raises(AzureModuleError, match=r"^name: .* is not a resource provider namespace"):
         pr.run(module)
     module.client.assert_not_called()
