@@ -66,8 +66,11 @@ def with_default_policy_types(policy: dict) -> dict:
     return {**policy, "spec": {**spec, "policyTypes": types}}
 
 
-def write_inputs(cluster: dict, workdir: Path) -> list[tuple[int, str]]:
-    """Write the manifests, the probe model and the traffic file; return the probes in order."""
+def write_inputs(cluster: dict, workdir: Path, probes: list[tuple[int, str]] | None = None) -> list[tuple[int, str]]:
+    """Write the manifests, the probe model and the traffic file; return the probes in order.
+
+    The probes are every (port, protocol) some pod serves unless given.
+    """
     policy_dir = workdir / "policies"
     policy_dir.mkdir(parents=True, exist_ok=True)
     for i, policy in enumerate(cluster["policies"]):
@@ -97,7 +100,7 @@ def write_inputs(cluster: dict, workdir: Path) -> list[tuple[int, str]]:
                 "Containers": containers,
             }
         )
-    probes = served_ports(cluster)
+    probes = served_ports(cluster) if probes is None else probes
     model = {
         "Resources": {"Namespaces": ns_labels, "Pods": pods},
         "Probes": [{"Port": number, "Protocol": proto} for number, proto in probes],

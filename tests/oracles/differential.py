@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -212,7 +213,7 @@ class Report:
         )
 
 
-def run(seed: int, clusters: int, workdir: Path, *, minimise_limit: int = 3) -> Report:
+def run(seed: int, clusters: int, workdir: Path, *, minimise_limit: int = 3, progress: bool = False) -> Report:
     """Compare `clusters` random clusters from `seed`; minimise up to `minimise_limit` unexplained ones."""
     rng = random.Random(seed)
     report = Report()
@@ -220,6 +221,9 @@ def run(seed: int, clusters: int, workdir: Path, *, minimise_limit: int = 3) -> 
     for n in range(clusters):
         cluster = random_cluster(rng)
         compared, diffs = compare(cluster, workdir / f"c{n}")
+        shutil.rmtree(workdir / f"c{n}", ignore_errors=True)
+        if progress and n and n % 100 == 0:
+            print(f"  {n} clusters, {report.disagreements} disagreement(s) so far", flush=True)
         report.clusters += 1
         report.cells += compared
         if not diffs:
@@ -255,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minimise", type=int, default=5, help="minimise at most this many disagreements")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="netpol-differential-") as tmp:
-        report = run(args.seed, args.clusters, Path(tmp), minimise_limit=args.minimise)
+        report = run(args.seed, args.clusters, Path(tmp), minimise_limit=args.minimise, progress=True)
     print(report.summary())
     for i, case in enumerate(report.unexplained):
         print(f"--- unexplained disagreement {i}:\n{yaml.safe_dump(case, sort_keys=False)}")
