@@ -10,6 +10,7 @@ probe (``.`` allowed, ``X`` blocked, ``N``/``P`` not asked: the target serves no
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -18,7 +19,6 @@ from pathlib import Path
 
 from tests.oracles.generate import served_ports
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(__file__).resolve().parent / "build.sh"
 TOOL = "cyclonus"
 
@@ -27,6 +27,7 @@ class OracleError(RuntimeError):
     """The oracle could not be built or run, or printed something this parser does not understand."""
 
 
+@functools.cache
 def binary() -> Path:
     """The cached cyclonus binary, built by tests/oracles/build.sh when missing (needs Go)."""
     try:
@@ -42,13 +43,6 @@ def binary() -> Path:
         if proc.returncode != 0 or not path.exists():
             raise OracleError(f"building {TOOL} failed (`make oracles` shows why):\n{proc.stdout}{proc.stderr}")
     return path
-
-
-def port_name(pod: dict, number: int, protocol: str) -> str:
-    for p in pod["ports"]:
-        if p["port"] == number and p["protocol"] == protocol:
-            return p.get("name", "")
-    return ""
 
 
 def with_default_policy_types(policy: dict) -> dict:
