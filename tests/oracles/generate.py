@@ -22,8 +22,12 @@ POD_LABELS = {"app": ("a", "b", "c"), "tier": ("web", "db"), "env": ("prod", "de
 # (number, protocol): a pod serves a few of these. 80 and 53 exist on two protocols.
 CONTAINER_PORTS = ((80, "TCP"), (81, "TCP"), (8080, "TCP"), (53, "UDP"), (53, "TCP"), (80, "UDP"), (5000, "SCTP"))
 PORT_NAMES = ("http", "web", "dns", "serve", "alt")
-EXTERNALS = ("192.0.2.10", "10.0.9.9", "198.51.100.7")
-CIDRS = ("10.0.0.0/16", "10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/23", "10.0.0.0/8", "0.0.0.0/0", "192.0.2.0/24")
+# A quarter of the clusters are IPv6; ipBlocks of the other family (which match nothing) stay possible.
+EXTERNALS = {4: ("192.0.2.10", "10.0.9.9", "198.51.100.7"), 6: ("2001:db8::10", "fd00:10:9::9", "2001:db8:1::7")}
+CIDRS = {
+    4: ("10.0.0.0/16", "10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/23", "10.0.0.0/8", "0.0.0.0/0", "192.0.2.0/24"),
+    6: ("fd00:10::/32", "fd00:10:0::/48", "fd00:10:1::/48", "fd00:10::/120", "::/0", "2001:db8::/32"),
+}
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -52,14 +56,18 @@ def _selector(rng: random.Random, vocab: dict[str, tuple[str, ...]], extra_key: 
 
 
 def _ip_block(rng: random.Random, addresses: list[str]) -> dict:
-    cidr = f"{rng.choice(addresses)}/32" if rng.random() < 0.25 else rng.choice(CIDRS)
+    family = ipaddress.ip_address(addresses[0]).version
+    if rng.random() < 0.05:
+        family = 10 - family  # the other family: matches no endpoint here
+    host = rng.choice(addresses)
+    cidr = f"{host}/{ipaddress.ip_address(host).max_prefixlen}" if rng.random() < 0.25 else rng.choice(CIDRS[family])
     net = ipaddress.ip_network(cidr)
     block: dict[str, Any] = {"cidr": cidr}
     inside = [a for a in addresses if ipaddress.ip_address(a) in net]
     if net.prefixlen < 32 and inside and rng.random() < 0.6:
         excepts = set()
         for _ in range(rng.randint(1, 2)):
-            prefix = rng.randint(max(net.prefixlen + 1, 16), 32)
+            prefix = rng.randint(max(net.prefixlen + 1, net.max_prefixlen // 2), net.max_prefixlen)
             excepts.add(str(ipaddress.ip_network(f"{rng.choice(inside)}/{prefix}", strict=False)))
         block["except"] = sorted(excepts)
     return block
@@ -141,6 +149,7 @@ def _policy(rng: random.Random, index: int, namespaces: list[str], addresses: li
 
 def random_cluster(rng: random.Random) -> dict:
     """One random cluster: 1-3 namespaces, 1-3 pods each, 1-5 policies, 1-2 non-pod addresses."""
+    family = 6 if rng.random() < 0.25 else 4
     namespaces = sorted(rng.sample(NAMESPACE_NAMES, rng.randint(1, 3)))
     ns_objs = []
     for name in namespaces:
@@ -151,7 +160,8 @@ def random_cluster(rng: random.Random) -> dict:
     for n, ns in enumerate(namespaces):
         for j in range(rng.randint(1, 3)):
             while True:
-                ip = f"10.0.{rng.choice((n, n, 1))}.{rng.randint(1, 254)}"
+                subnet, host = rng.choice((n, n, 1)), rng.randint(1, 254)
+                ip = f"10.0.{subnet}.{host}" if family == 4 else f"fd00:10:{subnet}::{host:x}"
                 if ip not in used_ips:
                     break
             used_ips.add(ip)
@@ -165,7 +175,7 @@ def random_cluster(rng: random.Random) -> dict:
                 ports.append(port)
             labels = {k: rng.choice(v) for k, v in POD_LABELS.items() if rng.random() < 0.6}
             pods.append({"namespace": ns, "name": f"p{j}", "labels": labels, "ip": ip, "ports": ports})
-    externals = sorted(rng.sample(EXTERNALS, rng.randint(1, 2)))
+    externals = sorted(rng.sample(EXTERNALS[family], rng.randint(1, 2)))
     addresses = sorted(used_ips) + externals
     policies = [_policy(rng, i, namespaces, addresses) for i in range(rng.randint(1, 5))]
     return {"namespaces": ns_objs, "pods": pods, "policies": policies, "externals": externals}

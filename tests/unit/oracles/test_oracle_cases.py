@@ -89,6 +89,8 @@ def test_generated_clusters_are_valid_and_use_every_field():
         _fields(cluster["policies"], found)
         if any(not p["spec"].get("policyTypes") for p in cluster["policies"]):
             found.add("policyTypes defaulted")
+        if ":" in cluster["pods"][0]["ip"]:
+            found.add("IPv6")
         for pod in model.pods:
             selecting = [p for p in model.policies if p.namespace == model.pods[pod].namespace]
             policies_per_pod = max(
@@ -99,7 +101,7 @@ def test_generated_clusters_are_valid_and_use_every_field():
         "podSelector", "namespaceSelector", "matchLabels", "matchExpressions", "In", "NotIn", "Exists",
         "DoesNotExist", "ipBlock", "except", "endPort", "named port", "TCP", "UDP", "SCTP", "from", "to",
         "ingress", "egress", "policyTypes", "policyTypes defaulted", "empty from", "empty to", "empty ports",
-        "empty ingress", "empty egress",
+        "empty ingress", "empty egress", "IPv6",
     }  # fmt: skip
     assert expected <= found, expected - found
     assert policies_per_pod >= 3
