@@ -33,6 +33,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,8 +92,13 @@ def run_process(cmd: list[str], out: Path, budget: float) -> Run:
 
         timer = threading.Timer(budget, stop)
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        timer.cancel()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted: do not leave the child running
+            proc.kill()
+            raise
+        finally:
+            timer.cancel()
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     if not killed.is_set() and proc.returncode != 0:
@@ -151,6 +157,7 @@ def ratio(slow: Run, fast: Run | None) -> str:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the running child too (run_process)
     parser = argparse.ArgumentParser(description="engine vs oracles, whole processes")
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 pods only, budget 120 s")
     parser.add_argument("--budget", type=float, help="seconds before a run is stopped (default 300, quick 120)")
