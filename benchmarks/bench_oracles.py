@@ -75,7 +75,7 @@ class Run:
 
     def cell(self) -> str:
         if not self.finished:
-            return f"> {self.wall:7.1f} s (stopped at the budget)"
+            return f">{self.wall:7.1f} s wall >{self.cpu:6.1f} s cpu (stopped at the budget)"
         return f"{self.wall:7.1f} s wall {self.cpu:7.1f} s cpu {self.rss_mb:6.0f} MB rss {self.out_mb:7.1f} MB out"
 
 
@@ -147,13 +147,13 @@ def oracle(data: dict, workdir: Path, budget: float) -> Run:
 
 
 def ratio(slow: Run, fast: Run | None) -> str:
-    """wall ratio / CPU ratio; a stopped run has a lower bound on wall and no CPU figure."""
+    """wall ratio / CPU ratio; for a run stopped at the budget both are lower bounds."""
     if fast is None or not fast.finished:
         return "n/a"
     wall = slow.wall / max(fast.wall, 1e-9)
-    if not slow.finished:
-        return f">{wall:.1f}x / -"
-    return f"{wall:.1f}x / {slow.cpu / max(fast.cpu, 1e-9):.1f}x"
+    cpu = slow.cpu / max(fast.cpu, 1e-9)
+    bound = "" if slow.finished else ">"
+    return f"{bound}{wall:.1f}x / {bound}{cpu:.1f}x"
 
 
 def main() -> None:
