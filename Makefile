@@ -11,7 +11,7 @@ PY        := $(BIN)/python
 COLL_LINK := .collections/ansible_collections/netpol/aks
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down bench clean
+.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down bench clean oracles differential
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ $(COLL_LINK): | $(STAMP)
 	@$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "netpol_aks_collection.pth"), "w").write(os.path.abspath(".collections") + "\n")'
 
 test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, pytest, molecule, ansible-test integration
-	$(MAKE) --no-print-directory lint docs sanity unit-and-integration molecule integration-targets
+	$(MAKE) --no-print-directory lint docs sanity oracles unit-and-integration molecule integration-targets
 
 lint: venv ## ruff, yamllint, ansible-lint (production profile), changelog fragments
 	$(BIN)/ruff check .
@@ -56,6 +56,12 @@ integration-targets: venv ## ansible-test integration (tests/integration/targets
 sanity: venv ## ansible-test sanity (every test this machine can run), then the packaging tests
 	$(PY) scripts/sanity.py
 	$(BIN)/pytest -ra tests/packaging
+
+oracles: ## Build the oracles pinned in tests/oracles/go.mod (once, into ~/.cache/netpol-aks/oracles)
+	tests/oracles/build.sh
+
+differential: venv oracles ## The engine against the oracles on many random clusters (CLUSTERS=3000 SEED=...)
+	$(PY) -m tests.oracles.differential --clusters $${CLUSTERS:-3000} --seed $${SEED:-$$(date +%s)}
 
 unit-and-integration: venv
 	$(BIN)/pytest -n 2 -ra tests/unit tests/integration
