@@ -93,7 +93,7 @@ def run_process(cmd: list[str], out: Path, budget: float) -> Run:
         timer = threading.Timer(budget, stop)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _pid, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # interrupted: do not leave the child running
             proc.kill()
             raise

@@ -718,7 +718,9 @@ def port_groups(
             if number is not None and target not in by_number.setdefault(number, []):
                 by_number[number].append(target)
         if not any(by_number.values()) and targets:
-            declared = sorted({name for t in targets for name, _, p in ports_of(t) or () if name and p == protocol})
+            declared = sorted(
+                {name for t in targets for name, _number, p in ports_of(t) or () if name and p == protocol}
+            )
             raise InputError(
                 f"ports[{i}].port: no target declares a {protocol} container port named {port!r}"
                 + (f" (named ports: {', '.join(declared)})" if declared else " (no target has named ports)")

@@ -38,7 +38,7 @@ def network_problem(value: Any, version: int | None = None) -> str:
         return f"'{value}' is not a network such as 10.240.0.0/16 (no spaces, not empty)"
     if "/" not in text:
         return f"'{value}' has no prefix length; write it in CIDR notation, e.g. {text}/16"
-    network_class, _, family = _family(text)
+    network_class, _address_class, family = _family(text)
     try:
         network = network_class(text, strict=True)
     except ValueError as exc:
@@ -58,7 +58,7 @@ def interface_problem(value: Any) -> str:
         return f"{value!r} is not a string such as 172.17.0.1/16"
     if "/" not in value:
         return f"'{value}' has no prefix length; write it as address/prefix length, e.g. {value}/16"
-    network_class, _, family = _family(value)
+    network_class, _address_class, family = _family(value)
     try:
         network_class(value, strict=False)
     except ValueError as exc:
@@ -72,7 +72,7 @@ def address_problem(value: Any, version: int | None = None) -> str:
         return f"{value!r} is not a string such as 10.0.0.10"
     if "/" in value:
         return f"'{value}' is a range, not a single address such as 10.0.0.10"
-    _, address_class, family = _family(value)
+    _network_class, address_class, family = _family(value)
     try:
         address = address_class(value)
     except ValueError as exc:

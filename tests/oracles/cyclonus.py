@@ -175,8 +175,8 @@ def parse_output(text: str, probes: list[tuple[int, str]], queries: list[dict]) 
     if len(combined) < len(probes):
         raise OracleError(f"cyclonus printed {len(combined)} Combined tables for {len(probes)} probes:\n{text[-2000:]}")
     for (number, proto), start in zip(probes, combined, strict=False):
-        rows, _ = _parse_table(lines, start + 1)
-        order = [label for label, _ in rows]
+        rows, _end = _parse_table(lines, start + 1)
+        order = [label for label, _row in rows]
         for src, cells in rows:
             if len(cells) != len(order):
                 raise OracleError(f"cyclonus row {src} has {len(cells)} cells for {len(order)} pods")

@@ -186,7 +186,7 @@ def explain(cluster: dict, diffs: list[tuple[Cell, bool, bool]]) -> list[tuple[C
         reason = None
         for combo in known.combinations(names):
             if combo not in cache:
-                cache[combo] = engine_verdicts(known.apply(cluster, combo), [c for c, _, _ in diffs])
+                cache[combo] = engine_verdicts(known.apply(cluster, combo), [c for c, _engine, _oracle in diffs])
             if cache[combo][cell] == oracle:
                 reason = "+".join(combo)
                 break

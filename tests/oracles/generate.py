@@ -66,7 +66,7 @@ def _ip_block(rng: random.Random, addresses: list[str]) -> dict:
     inside = [a for a in addresses if ipaddress.ip_address(a) in net]
     if net.prefixlen < 32 and inside and rng.random() < 0.6:
         excepts = set()
-        for _ in range(rng.randint(1, 2)):
+        for _index in range(rng.randint(1, 2)):
             prefix = rng.randint(max(net.prefixlen + 1, net.max_prefixlen // 2), net.max_prefixlen)
             excepts.add(str(ipaddress.ip_network(f"{rng.choice(inside)}/{prefix}", strict=False)))
         block["except"] = sorted(excepts)
@@ -112,18 +112,18 @@ def _rules(rng: random.Random, peers_key: str, namespaces: list[str], addresses:
     if kind < 0.4:
         return []
     rules = []
-    for _ in range(rng.randint(1, 2)):
+    for _index in range(rng.randint(1, 2)):
         rule: dict[str, Any] = {}
         r = rng.random()
         if r < 0.15:
             rule[peers_key] = []
         elif r < 0.85:
-            rule[peers_key] = [_peer(rng, namespaces, addresses) for _ in range(rng.randint(1, 3))]
+            rule[peers_key] = [_peer(rng, namespaces, addresses) for _index in range(rng.randint(1, 3))]
         r = rng.random()
         if r < 0.1:
             rule["ports"] = []
         elif r < 0.7:
-            rule["ports"] = [_port_entry(rng) for _ in range(rng.randint(1, 2))]
+            rule["ports"] = [_port_entry(rng) for _index in range(rng.randint(1, 2))]
         rules.append(rule)
     return rules
 

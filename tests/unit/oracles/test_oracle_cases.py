@@ -83,7 +83,7 @@ def test_generated_clusters_are_valid_and_use_every_field():
     rng = random.Random(3)
     found: set[str] = set()
     policies_per_pod = 0
-    for _ in range(200):
+    for _attempt in range(200):
         cluster = random_cluster(rng)
         model = netpol.Cluster(cluster["namespaces"], cluster["pods"], cluster["policies"])  # validates
         _fields(cluster["policies"], found)
@@ -130,7 +130,7 @@ def test_port_name_rewrite_names_every_protocol_after_the_first_container_port()
 def test_minimiser_reduces_to_the_cause():
     """With the NotIn rewrite standing in for the oracle, the minimiser keeps one policy and two pods."""
     rng = random.Random(5)
-    for _ in range(500):
+    for _attempt in range(500):
         cluster = random_cluster(rng)
         fake = known.notin_requires_key(cluster)
         pods = list(netpol.Cluster(cluster["namespaces"], cluster["pods"], cluster["policies"]).pods)
