@@ -72,8 +72,8 @@ DEVELOPMENT_ONLY = (
     "*.tar.gz",
 )
 
-# Words that belong to how the project is built, not to the product.
-WORKING_NOTES = ("/work/", "worktree")
+# Paths of the machine the collection is built on belong to how it is built, not to the product.
+WORKING_NOTES = tuple(f"{path}/" for path in {str(ROOT.resolve().parent), str(Path.home())})
 
 
 @pytest.fixture(scope="module")
