@@ -78,7 +78,8 @@ molecule: venv ## molecule test, default (local lab) scenario
 lab-build: ## Build the real lab's Kubernetes and etcd from source once (cached in ~/.cache/netpol-aks/lab)
 	@tests/lab/build/build.sh
 
-lab-up: venv ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
+# NETPOL_LAB_KUBE=real: the lab's Kubernetes is the real control plane (built by lab-build) instead of the double.
+lab-up: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
 	$(PY) -m tests.fakes.lab up
 
 lab-down: ## Stop the local lab
