@@ -63,11 +63,11 @@ def main() -> int:
             print(
                 f"make lab-build, cold (empty Go build cache and lab cache; modules from GOMODCACHE): {make_lab_build(env):.0f} s"
             )
-    warm = [make_lab_build() for _ in range(3)]
+    warm = [make_lab_build() for _run in range(3)]
     print(f"make lab-build, warm (binaries cached): median {statistics.median(warm):.2f} s over {len(warm)} runs")
 
     times = []
-    for _ in range(args.starts):
+    for _start in range(args.starts):
         with tempfile.TemporaryDirectory() as state:
             began = time.monotonic()
             plane = ControlPlane(Path(state) / "cp")

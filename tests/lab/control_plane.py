@@ -473,7 +473,9 @@ class ControlPlane:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.control_plane", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.lab.control_plane", description=__doc__.split("\n\n", maxsplit=1)[0]
+    )
     parser.add_argument("--state-dir", type=Path, required=True, help="where TLS, kubeconfigs, etcd data and logs go")
     args = parser.parse_args(argv)
     stop_requested = False

@@ -138,7 +138,7 @@ def test_every_component_listens_on_loopback_only(plane):
     for name, pid in plane.info["pids"].items():
         sockets = _listening_sockets(pid)
         assert sockets, f"{name} listens nowhere?"
-        assert all(address == "127.0.0.1" for address, _ in sockets), f"{name} listens on {sockets}"
+        assert all(address == "127.0.0.1" for address, _port in sockets), f"{name} listens on {sockets}"
 
 
 def test_server_is_a_real_kube_apiserver(api):
