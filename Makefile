@@ -31,8 +31,8 @@ $(COLL_LINK): | $(STAMP)
 	@ln -sfn ../../.. $(COLL_LINK)
 	@$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "netpol_aks_collection.pth"), "w").write(os.path.abspath(".collections") + "\n")'
 
-test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, pytest, molecule, ansible-test integration
-	$(MAKE) --no-print-directory lint docs sanity oracles unit-and-integration molecule integration-targets
+test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, lab build, pytest, molecule, ansible-test integration
+	$(MAKE) --no-print-directory lint docs sanity oracles lab-build unit-and-integration molecule integration-targets
 
 lint: venv ## ruff, yamllint, ansible-lint (production profile), changelog fragments
 	$(BIN)/ruff check .
@@ -64,7 +64,7 @@ differential: venv oracles ## The engine against the oracles on many random clus
 	$(PY) -m tests.oracles.differential --clusters $${CLUSTERS:-3000} --seed $${SEED:-$$(date +%s)}
 
 unit-and-integration: venv
-	$(BIN)/pytest -n 2 -ra tests/unit tests/integration
+	$(BIN)/pytest -n 2 --dist loadgroup -ra tests/unit tests/integration
 
 unit: venv ## pytest, unit tests only
 	$(BIN)/pytest -ra tests/unit
@@ -78,7 +78,8 @@ molecule: venv ## molecule test, default (local lab) scenario
 lab-build: ## Build the real lab's Kubernetes and etcd from source once (cached in ~/.cache/netpol-aks/lab)
 	@tests/lab/build/build.sh
 
-lab-up: venv ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
+# NETPOL_LAB_KUBE=real: the lab's Kubernetes is the real control plane (built by lab-build) instead of the double.
+lab-up: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
 	$(PY) -m tests.fakes.lab up
 
 lab-down: ## Stop the local lab

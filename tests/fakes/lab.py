@@ -19,6 +19,10 @@ files 0600, and the doubles run with umask 077. ``NETPOL_LAB_STATE_DIR`` moves `
 
 ``status`` exits 0 when the lab is up and 3 when it is down (as ``systemctl status`` does), so scripts
 can tell (``make demo`` reuses a lab that is up and leaves it running).
+
+``NETPOL_LAB_KUBE=real`` (default ``double``) puts the real control plane (``tests/lab/control_plane.py``:
+etcd, kube-apiserver, controller-manager, scheduler built by ``make lab-build``) in the Kubernetes
+double's place, under the same contract.
 """
 
 from __future__ import annotations
@@ -58,7 +62,28 @@ def _write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+KUBE_MODES = ("double", "real")
+
+
+def _kube_mode() -> str:
+    mode = os.environ.get("NETPOL_LAB_KUBE") or "double"
+    if mode not in KUBE_MODES:
+        raise SystemExit(f"NETPOL_LAB_KUBE={mode!r}: expected one of {', '.join(KUBE_MODES)}")
+    return mode
+
+
+def _module(name: str) -> str:
+    if name == "kube" and _kube_mode() == "real":
+        return "tests.lab.control_plane"
+    return f"tests.fakes.{name}"
+
+
 def _banner() -> str:
+    if _kube_mode() == "real":
+        return (
+            "SIMULATED Azure and a REAL Kubernetes control plane (built from source; everything on 127.0.0.1; "
+            "nothing is created outside this machine)"
+        )
     what = "SIMULATED Azure"
     if (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
         what += " and a SIMULATED Kubernetes cluster"
@@ -68,7 +93,7 @@ def _banner() -> str:
 def _doubles() -> list[tuple[str, list[str]]]:
     """(name, extra args) in start order; the Kubernetes double only once it exists."""
     doubles: list[tuple[str, list[str]]] = []
-    if (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
+    if _kube_mode() == "real" or (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
         doubles.append(("kube", []))
     azure_args = ["--kube-info", str(LAB / "kube" / "info.json")] if doubles else []
     doubles.append(("azure", azure_args))
@@ -117,7 +142,7 @@ def _start(name: str, args: list[str]) -> dict[str, Any]:
     _private_dir(state_dir)
     log = os.fdopen(os.open(state_dir / "log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
     proc = subprocess.Popen(  # detached: survives the make process
-        [sys.executable, "-m", f"tests.fakes.{name}", "--state-dir", str(state_dir), *args],
+        [sys.executable, "-m", _module(name), "--state-dir", str(state_dir), *args],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -127,7 +152,8 @@ def _start(name: str, args: list[str]) -> dict[str, Any]:
         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
     )
     _write_private(state_dir / "pid", f"{proc.pid}\n")
-    deadline = time.monotonic() + START_TIMEOUT
+    timeout = START_TIMEOUT * (4 if _module(name).startswith("tests.lab.") else 1)  # real components start slower
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = _read_info(name)
         if info is not None:
@@ -139,7 +165,7 @@ def _start(name: str, args: list[str]) -> dict[str, Any]:
                 f"its output is in {state_dir / 'log'}:\n{(state_dir / 'log').read_text(errors='replace')[-2000:]}"
             )
         time.sleep(0.1)
-    raise RuntimeError(f"the {name} double did not write {state_dir / 'info.json'} within {START_TIMEOUT:.0f}s")
+    raise RuntimeError(f"the {name} double did not write {state_dir / 'info.json'} within {timeout:.0f}s")
 
 
 def _stop(name: str) -> bool:
