@@ -24,6 +24,15 @@ PRIVATE to the collection; may change at any time. Errors go through ``_azure.az
     value (naming ``option`` and the rule) or None; ``check_names((kind, value, option), ...)`` raises
     one AzureModuleError listing every bad name. Public for roles and plugins that check names
     before the first write.
+``merge_tags(have, tags, purge)``, ``MAX_TAGS``
+    The tags to send: None when the user set none (leave them alone), else ``tags`` (values as
+    strings) merged into ``have`` unless ``purge``. More than 50 (ARM's limit) raises
+    AzureModuleError before any write.
+``same_location(want, have)``
+    ARM location equality (``East US`` == ``eastus``).
+``resource_id(subscription_id, group, provider, kind, name, *children)``
+    ``/subscriptions/<s>/resourceGroups/<g>/providers/<provider>/<kind>/<name>[/<child kind>/<child name>...]``
+    (``provider`` None: the group's own id).
 ``run_lro(begin, action, *, wait, timeout, failed_hint=None)``
     Start a long-running operation and wait for it. Any failure after the request was accepted
     (the operation failed, or the wait timed out) carries ``changed=True``: the write happened.
@@ -126,6 +135,39 @@ def check_names(*checks: tuple[str, Any, str]) -> None:
         raise AzureModuleError("; ".join(errors) + ". Nothing was requested or changed.", code="InvalidName")
 
 
+# ARM: "Each resource, resource group, and subscription can have a maximum of 50 tag name-value pairs."
+MAX_TAGS = 50
+
+
+def merge_tags(have: dict[str, Any] | None, tags: dict[str, Any] | None, purge: bool) -> dict[str, str] | None:
+    """The tags to send (see the module docstring)."""
+    if tags is None:
+        return None
+    merged = {} if purge else dict(have or {})
+    merged.update({str(k): str(v) for k, v in tags.items()})
+    if len(merged) > MAX_TAGS:
+        kept = "" if purge or not have else f" ({len(have)} already on the resource are kept: purge_tags is false)"
+        raise AzureModuleError(
+            f"tags: {len(merged)} tags{kept}; Azure allows at most {MAX_TAGS} per resource. Remove some, or set "
+            "purge_tags: true. Nothing was requested or changed.",
+            code="TooManyTags",
+        )
+    return merged
+
+
+def same_location(want: str, have: str) -> bool:
+    """ARM compares locations without spaces and case: ``East US`` is ``eastus``."""
+    return want.replace(" ", "").lower() == have.replace(" ", "").lower()
+
+
+def resource_id(subscription_id: str, group: str, provider: str | None = None, *names: str) -> str:
+    """The ARM id of a group (``provider`` None) or of a resource: ``names`` = kind, name[, child kind, child name]."""
+    rid = f"/subscriptions/{subscription_id}/resourceGroups/{group}"
+    if provider is None:
+        return rid
+    return "/".join([rid, "providers", provider, *names])
+
+
 def get_or_none(read: Callable[[], Any], action: str) -> Any:
     """``read()`` or None when ARM answers 404; any other error becomes an AzureModuleError."""
     with azure_call(action):
@@ -211,8 +253,17 @@ def run_lro(
     message of a failed operation (say what state the resource is left in and what to do).
     """
     start = time.monotonic()
-    with azure_call(action):
-        poller = begin()
+    try:
+        with azure_call(action):
+            poller = begin()
+    except AzureModuleError as err:
+        if err.status == 412:  # If-Match: the resource changed between this task's read and its write
+            err.message = (
+                f"{err.message.rstrip()} The resource changed since this task read it (another change ran at the "
+                "same time); nothing was changed by this task, run it again."
+            )
+            err.args = (err.message,)
+        raise
     if not wait:
         return None
     try:

@@ -196,3 +196,46 @@ def test_check_names_lists_every_bad_name():
     assert "; name: 'v' is not a valid virtual network name" in str(excinfo.value)
     assert str(excinfo.value).endswith("Nothing was requested or changed.")
     _arm.check_names(("subnet", "ok", "subnets[0].name"))
+
+
+def test_run_lro_stale_etag_says_what_happened():
+    from unittest import mock
+
+    response = mock.Mock(status_code=412, headers={})
+    response.json.return_value = {"error": {"code": "PreconditionFailed", "message": "If-Match does not match."}}
+
+    def begin():
+        raise HttpResponseError(response=response)
+
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(begin, "update virtual network v")
+    assert "(PreconditionFailed)" in str(excinfo.value)
+    assert "changed since this task read it" in str(excinfo.value)
+    assert "changed" not in excinfo.value.details
+
+
+def test_merge_tags_once_for_every_module():
+    assert _arm.merge_tags({"a": "1"}, None, False) is None  # tags not set: leave them alone
+    assert _arm.merge_tags({"a": "1"}, {"b": 2}, False) == {"a": "1", "b": "2"}
+    assert _arm.merge_tags({"a": "1"}, {"b": 2}, True) == {"b": "2"}
+    assert _arm.merge_tags(None, {"b": True}, False) == {"b": "True"}
+    assert len(_arm.merge_tags(None, {f"t{i}": i for i in range(50)}, False)) == 50
+
+
+def test_merge_tags_refuses_more_than_50_before_any_write():
+    have = {f"old{i}": "x" for i in range(48)}
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.merge_tags(have, {"a": 1, "b": 2, "c": 3}, False)
+    assert str(excinfo.value).startswith("tags: 51 tags (48 already on the resource are kept: purge_tags is false)")
+    assert "at most 50" in str(excinfo.value)
+    assert _arm.merge_tags(have, {"a": 1, "b": 2, "c": 3}, True) == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_same_location_and_resource_id():
+    assert _arm.same_location("East US", "eastus")
+    assert not _arm.same_location("westeurope", "eastus")
+    assert _arm.resource_id("s", "rg") == "/subscriptions/s/resourceGroups/rg"
+    assert (
+        _arm.resource_id("s", "rg", "Microsoft.Network", "virtualNetworks", "v", "subnets", "n")
+        == "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/n"
+    )
