@@ -239,3 +239,55 @@ def test_same_location_and_resource_id():
         _arm.resource_id("s", "rg", "Microsoft.Network", "virtualNetworks", "v", "subnets", "n")
         == "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/n"
     )
+
+
+def test_both_registration_modules_share_one_state_machine():
+    from ansible_collections.netpol.aks.plugins.modules import feature_registration as fr
+    from ansible_collections.netpol.aks.plugins.modules import provider_registration as pr
+
+    assert isinstance(fr.MACHINE, _arm.Registration)
+    assert isinstance(pr.MACHINE, _arm.Registration)
+    assert fr.plan.__func__ is pr.plan.__func__ is _arm.Registration.plan
+    # they differ only by data: features have an approval-gated Pending state
+    assert fr.MACHINE.plan("Pending", "registered", True) == (None, "Pending")
+    assert pr.MACHINE.plan("Pending", "registered", True) == ("register", "Registered")
+
+
+def test_registration_ensure_requests_waits_and_reports():
+    machine = _arm.Registration("widget", unregistered=("NotRegistered",))
+    reads = iter(["NotRegistered", "Registering", "Registered"])
+    sent = []
+    outcome = machine.ensure(
+        "w",
+        read=lambda: next(reads),
+        request=lambda action: sent.append(action) or "Registering",
+        state_of=str,
+        desired="registered",
+        wait=True,
+        check_mode=False,
+        timeout=10,
+        interval=0,
+    )
+    assert sent == ["register"]
+    assert (outcome.before, outcome.action, outcome.state, outcome.polls) == (
+        "NotRegistered",
+        "register",
+        "Registered",
+        2,
+    )
+
+
+def test_registration_ensure_check_mode_predicts_and_timeout_reports_changed():
+    machine = _arm.Registration("widget", unregistered=("NotRegistered",))
+    outcome = machine.ensure(
+        "w", read=lambda: "NotRegistered", request=None, state_of=str, desired="registered", wait=True,
+        check_mode=True, timeout=10, interval=0,
+    )  # fmt: skip
+    assert (outcome.action, outcome.state) == ("register", "Registered")
+    with pytest.raises(AzureModuleError) as excinfo:
+        machine.ensure(
+            "w", read=lambda: "Registering", request=lambda action: "Registering", state_of=str,
+            desired="registered", wait=True, check_mode=False, timeout=0, interval=0,
+        )  # fmt: skip
+    assert str(excinfo.value).startswith("Timed out waiting for widget w to become Registered")
+    assert excinfo.value.details["changed"] is False  # Registering already: nothing was sent
