@@ -17,11 +17,29 @@ options:
         certificate and workload-identity variants).
       - V(cli) uses the token of the signed-in Azure CLI; V(msi) uses a managed identity (O(client_id) selects
         a user-assigned one).
-      - V(auto) uses V(credentials) when O(tenant_id), O(client_id) and O(client_secret) are all set, and
-        azure-identity's C(DefaultAzureCredential) chain otherwise.
+      - V(credential_file) uses the service principal of profile O(profile) in C(~/.azure/credentials), the INI
+        file azure.azcollection reads (keys C(subscription_id), C(client_id), C(secret), C(tenant) and optionally
+        C(cloud_environment)).
+      - V(auto) uses V(credentials) when O(tenant_id), O(client_id) and O(client_secret) are all set, else
+        V(credential_file) when C(~/.azure/credentials) exists, and azure-identity's C(DefaultAzureCredential)
+        chain otherwise.
+      - If not set, the E(ANSIBLE_AZURE_AUTH_SOURCE) environment variable is used (as in azure.azcollection).
     type: str
     default: auto
-    choices: [auto, env, cli, msi, credentials]
+    choices: [auto, env, cli, msi, credentials, credential_file]
+  profile:
+    description:
+      - The section of C(~/.azure/credentials) used by O(auth_source=credential_file) (and by V(auto)); default
+        C(default).
+      - If not set, the E(AZURE_PROFILE) environment variable is used.
+    type: str
+  cloud_environment:
+    description:
+      - The Azure cloud, by the names azure.azcollection and the Azure CLI use - V(AzureCloud) (the default),
+        V(AzureChinaCloud) or V(AzureUSGovernment). It sets the authority and the Resource Manager endpoint;
+        O(authority_host) and O(resource_manager_endpoint) override them.
+      - If not set, the E(AZURE_CLOUD_ENVIRONMENT) environment variable is used.
+    type: str
   subscription_id:
     description:
       - The Azure subscription to work in.
@@ -30,8 +48,10 @@ options:
   tenant_id:
     description:
       - The Entra ID tenant (directory) of the service principal.
-      - If not set, the E(AZURE_TENANT_ID) environment variable is used.
+      - If not set, the E(AZURE_TENANT_ID) environment variable is used, then E(AZURE_TENANT) (azure.azcollection's
+        name).
     type: str
+    aliases: [tenant]
   client_id:
     description:
       - The application (client) id of the service principal, or of the user-assigned managed identity when
@@ -41,8 +61,10 @@ options:
   client_secret:
     description:
       - The service principal's client secret (its value, not its id).
-      - If not set, the E(AZURE_CLIENT_SECRET) environment variable is used. It is never logged.
+      - If not set, the E(AZURE_CLIENT_SECRET) environment variable is used, then E(AZURE_SECRET)
+        (azure.azcollection's name). It is never logged.
     type: str
+    aliases: [secret]
   authority_host:
     description:
       - The Entra ID authority, for example V(https://login.microsoftonline.us) for Azure Government.

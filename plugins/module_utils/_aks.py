@@ -17,7 +17,9 @@ import re
 from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._arm import REPAIRABLE_STATES
+from ansible_collections.netpol.aks.plugins.module_utils._arm import merge_tags
 from ansible_collections.netpol.aks.plugins.module_utils._arm import name_error
+from ansible_collections.netpol.aks.plugins.module_utils._arm import same_location
 
 # The AKS API dropped networkProfile.dockerBridgeCidr in api-version 2023-04-01.
 DOCKER_BRIDGE_WARNING = (
@@ -310,8 +312,9 @@ def build_cluster(models: Any, params: dict[str, Any]) -> Any:
         identity=models.ManagedClusterIdentity(type="SystemAssigned"),
         properties=properties,
     )
-    if params.get("tags") is not None:
-        cluster.tags = {k: str(v) for k, v in params["tags"].items()}
+    tags = merge_tags(None, params.get("tags"), True)
+    if tags is not None:
+        cluster.tags = tags
     return cluster
 
 
@@ -368,7 +371,7 @@ def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, 
         # The last operation failed: AKS accepts a new PUT of the cluster, which retries it.
         changes["provisioning_state"] = (state, "Succeeded")
     location = current.get("location")
-    if params.get("location") and location and params["location"].replace(" ", "").lower() != location.lower():
+    if params.get("location") and location and not same_location(params["location"], location):
         immutable.append(
             f"location: the cluster is in {location}, not {params['location']}; a cluster cannot move, delete and "
             "re-create it (state: absent) or use another name"
@@ -409,12 +412,10 @@ def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, 
         have = props.get("kubernetesVersion")
         if have != version and not (have or "").startswith(version + "."):
             changes["kubernetes_version"] = (have, version)
-    if params.get("tags") is not None:
-        have_tags = current.get("tags") or {}
-        want_tags = dict(have_tags) if not params.get("purge_tags") else {}
-        want_tags.update({k: str(v) for k, v in params["tags"].items()})
-        if want_tags != have_tags:
-            changes["tags"] = (have_tags, want_tags)
+    have_tags = current.get("tags") or {}
+    want_tags = merge_tags(have_tags, params.get("tags"), bool(params.get("purge_tags")))
+    if want_tags is not None and want_tags != have_tags:
+        changes["tags"] = (have_tags, want_tags)
     key = params.get("ssh_public_key")
     if key:
         keys = [

@@ -24,6 +24,21 @@ PRIVATE to the collection; may change at any time. Errors go through ``_azure.az
     value (naming ``option`` and the rule) or None; ``check_names((kind, value, option), ...)`` raises
     one AzureModuleError listing every bad name. Public for roles and plugins that check names
     before the first write.
+``merge_tags(have, tags, purge)``, ``MAX_TAGS``
+    The tags to send: None when the user set none (leave them alone), else ``tags`` (values as
+    strings) merged into ``have`` unless ``purge``. More than 50 (ARM's limit) raises
+    AzureModuleError before any write.
+``same_location(want, have)``
+    ARM location equality (``East US`` == ``eastus``).
+``resource_id(subscription_id, group, provider, kind, name, *children)``
+    ``/subscriptions/<s>/resourceGroups/<g>/providers/<provider>/<kind>/<name>[/<child kind>/<child name>...]``
+    (``provider`` None: the group's own id).
+``Registration(kind, unregistered, pending=())``
+    The state machine of subscription registrations (preview features, resource providers):
+    ``plan(current, desired, wait)`` -> (request to send or None, predicted state), ``settled(state,
+    desired)``, and ``ensure(...)`` which reads, sends the request, waits with backoff and raises
+    AzureModuleError (``changed`` set) naming the last state on timeout. ``pending`` states (a feature
+    awaiting approval) count as settled: only an approval ends them.
 ``run_lro(begin, action, *, wait, timeout, failed_hint=None)``
     Start a long-running operation and wait for it. Any failure after the request was accepted
     (the operation failed, or the wait timed out) carries ``changed=True``: the write happened.
@@ -126,6 +141,39 @@ def check_names(*checks: tuple[str, Any, str]) -> None:
         raise AzureModuleError("; ".join(errors) + ". Nothing was requested or changed.", code="InvalidName")
 
 
+# ARM: "Each resource, resource group, and subscription can have a maximum of 50 tag name-value pairs."
+MAX_TAGS = 50
+
+
+def merge_tags(have: dict[str, Any] | None, tags: dict[str, Any] | None, purge: bool) -> dict[str, str] | None:
+    """The tags to send (see the module docstring)."""
+    if tags is None:
+        return None
+    merged = {} if purge else dict(have or {})
+    merged.update({str(k): str(v) for k, v in tags.items()})
+    if len(merged) > MAX_TAGS:
+        kept = "" if purge or not have else f" ({len(have)} already on the resource are kept: purge_tags is false)"
+        raise AzureModuleError(
+            f"tags: {len(merged)} tags{kept}; Azure allows at most {MAX_TAGS} per resource. Remove some, or set "
+            "purge_tags: true. Nothing was requested or changed.",
+            code="TooManyTags",
+        )
+    return merged
+
+
+def same_location(want: str, have: str) -> bool:
+    """ARM compares locations without spaces and case: ``East US`` is ``eastus``."""
+    return want.replace(" ", "").lower() == have.replace(" ", "").lower()
+
+
+def resource_id(subscription_id: str, group: str, provider: str | None = None, *names: str) -> str:
+    """The ARM id of a group (``provider`` None) or of a resource: ``names`` = kind, name[, child kind, child name]."""
+    rid = f"/subscriptions/{subscription_id}/resourceGroups/{group}"
+    if provider is None:
+        return rid
+    return "/".join([rid, "providers", provider, *names])
+
+
 def get_or_none(read: Callable[[], Any], action: str) -> Any:
     """``read()`` or None when ARM answers 404; any other error becomes an AzureModuleError."""
     with azure_call(action):
@@ -211,8 +259,17 @@ def run_lro(
     message of a failed operation (say what state the resource is left in and what to do).
     """
     start = time.monotonic()
-    with azure_call(action):
-        poller = begin()
+    try:
+        with azure_call(action):
+            poller = begin()
+    except AzureModuleError as err:
+        if err.status == 412:  # If-Match: the resource changed between this task's read and its write
+            err.message = (
+                f"{err.message.rstrip()} The resource changed since this task read it (another change ran at the "
+                "same time); nothing was changed by this task, run it again."
+            )
+            err.args = (err.message,)
+        raise
     if not wait:
         return None
     try:
@@ -232,3 +289,114 @@ def run_lro(
             changed=True,
         )
     return result
+
+
+# --- registrations (features, resource providers) ---------------------------------------------------
+
+REGISTRATION_POLL_BACKOFF = 1.5
+REGISTRATION_MAX_POLL_INTERVAL = 60.0
+
+
+@dataclass
+class RegistrationOutcome:
+    """What ``Registration.ensure`` did: state before, request sent (or None), state after, last object read."""
+
+    before: str
+    action: str | None
+    state: str
+    latest: Any
+    polls: int = 0
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The register / unregister state machine shared by the registration modules (see the module docstring)."""
+
+    kind: str
+    unregistered: tuple[str, ...]
+    pending: tuple[str, ...] = ()
+
+    def plan(self, current: str, desired: str, wait: bool) -> tuple[str | None, str]:
+        """(request to send or None, predicted final state) for a registration in state ``current``."""
+        if desired == "registered":
+            action = None if current in ("Registered", "Registering", *self.pending) else "register"
+            if current in self.pending:
+                return action, current
+            if wait:
+                return action, "Registered"
+            return action, "Registering" if action else current
+        action = None if current in (*self.unregistered, "Unregistering") else "unregister"
+        if wait:
+            return action, current if current in self.unregistered else "Unregistered"
+        return action, "Unregistering" if action else current
+
+    def settled(self, state: str, desired: str) -> bool:
+        """True when waiting can stop: the target state (or a pending one, which only an approval ends)."""
+        if desired == "registered":
+            return state in ("Registered", *self.pending)
+        return state in self.unregistered
+
+    def reached(self, state: str, desired: str) -> bool:
+        return state == "Registered" if desired == "registered" else state in self.unregistered
+
+    def timeout_message(self, name: str, desired: str, last: str, waited: float, polls: int) -> str:
+        target = "Registered" if desired == "registered" else "Unregistered"
+        return (
+            f"Timed out waiting for {self.kind} {name} to become {target}: the last state read was {last}, after "
+            f"waiting {waited:.1f} seconds ({polls} reads). Azure may still finish it; run the task again later or "
+            "raise timeout."
+        )
+
+    def ensure(
+        self,
+        name: str,
+        *,
+        read: Callable[[], Any],
+        request: Callable[[str], Any],
+        state_of: Callable[[Any], str],
+        desired: str,
+        wait: bool,
+        check_mode: bool,
+        timeout: float,
+        interval: float,
+    ) -> RegistrationOutcome:
+        """Read, send ``request(action)`` when needed, wait until settled; check mode predicts instead."""
+        with azure_call(f"read {self.kind} {name}"):
+            latest = read()
+        before = state_of(latest)
+        action, predicted = self.plan(before, desired, wait)
+        if check_mode:
+            return RegistrationOutcome(before, action, predicted, latest)
+        outcome = RegistrationOutcome(before, action, before, latest)
+        if action is not None:
+            with azure_call(f"{action} {self.kind} {name}"):
+                outcome.latest = request(action)
+            outcome.state = state_of(outcome.latest)
+        if wait and not self.settled(outcome.state, desired):
+
+            def poll() -> Any:
+                with azure_call(f"read {self.kind} {name}"):
+                    return read()
+
+            waited = wait_until(
+                poll,
+                lambda value: self.settled(state_of(value), desired),
+                timeout=timeout,
+                interval=interval,
+                backoff=REGISTRATION_POLL_BACKOFF,
+                max_interval=max(REGISTRATION_MAX_POLL_INTERVAL, interval),
+            )
+            outcome.latest, outcome.state = waited.value, state_of(waited.value)
+            outcome.polls, outcome.elapsed = waited.polls, waited.elapsed
+            if waited.timed_out:
+                raise AzureModuleError(
+                    self.timeout_message(name, desired, outcome.state, waited.elapsed, waited.polls),
+                    code="Timeout",
+                    changed=action is not None,
+                    name=name,
+                    polls=waited.polls,
+                    elapsed=waited.elapsed,
+                    state=outcome.state,
+                )
+        return outcome

@@ -10,11 +10,14 @@ API for module authors
 
 ``AZURE_AUTH_ARGSPEC``
     The shared auth options (documented by the ``netpol.aks.azure`` doc fragment, which mirrors it
-    exactly): ``auth_source`` (auto|env|cli|msi|credentials), ``subscription_id``, ``tenant_id``,
-    ``client_id``, ``client_secret`` (no_log), ``authority_host``, ``resource_manager_endpoint``,
-    ``disable_instance_discovery``. Environment fallbacks: ``AZURE_SUBSCRIPTION_ID``,
-    ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``, ``AZURE_AUTHORITY_HOST``,
-    ``AZURE_RESOURCE_MANAGER_ENDPOINT`` and ``AZURE_DISABLE_INSTANCE_DISCOVERY``.
+    exactly): ``auth_source`` (auto|env|cli|msi|credentials|credential_file), ``profile``,
+    ``cloud_environment``, ``subscription_id``, ``tenant_id`` (alias ``tenant``), ``client_id``,
+    ``client_secret`` (alias ``secret``, no_log), ``authority_host``, ``resource_manager_endpoint``,
+    ``disable_instance_discovery``. Environment fallbacks: ``ANSIBLE_AZURE_AUTH_SOURCE``,
+    ``AZURE_PROFILE``, ``AZURE_CLOUD_ENVIRONMENT``, ``AZURE_SUBSCRIPTION_ID``, ``AZURE_TENANT_ID`` then
+    ``AZURE_TENANT``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET`` then ``AZURE_SECRET``,
+    ``AZURE_AUTHORITY_HOST``, ``AZURE_RESOURCE_MANAGER_ENDPOINT`` and ``AZURE_DISABLE_INSTANCE_DISCOVERY``:
+    the azure-identity names and azure.azcollection's, so its users' settings work unchanged.
     ``AzureModule`` adds it for you; you only need it to build a custom spec.
 
 ``AzureModule(argument_spec, **ansible_module_kwargs)``
@@ -71,9 +74,13 @@ API for module authors
     (name the last state and the time waited). Use it for state machines such as feature
     registration; real long-running operations go through the SDK's ``begin_*`` pollers.
 
-Auth sources: ``credentials`` = ClientSecretCredential; ``env`` = EnvironmentCredential; ``cli`` =
-AzureCliCredential; ``msi`` = ManagedIdentityCredential; ``auto`` = ``credentials`` when tenant,
-client id and secret are all set (options or AZURE_* variables), else DefaultAzureCredential. The
+Auth sources: ``credentials`` = ClientSecretCredential; ``credential_file`` = the same with the
+service principal of a profile of ``~/.azure/credentials`` (azure.azcollection's INI file: ``tenant``,
+``client_id``, ``secret``, ``subscription_id``, ``cloud_environment``); ``env`` = EnvironmentCredential;
+``cli`` = AzureCliCredential; ``msi`` = ManagedIdentityCredential; ``auto`` = ``credentials`` when
+tenant, client id and secret are all set (options or AZURE_* variables), else ``credential_file`` when
+the file exists, else DefaultAzureCredential. ``cloud_environment`` (AzureCloud, AzureChinaCloud,
+AzureUSGovernment) sets the authority and Resource Manager endpoint unless they are given. The
 authority and ``disable_instance_discovery`` (automatic for non-Microsoft authorities) are passed
 to every credential that takes them.
 
@@ -153,16 +160,39 @@ RETRY_TOTAL = 6
 RETRY_BACKOFF_FACTOR = 0.5
 RETRY_BACKOFF_MAX = 60
 
+# Clouds by the names azure.azcollection (and the Azure CLI) use: Entra ID authority, Resource Manager endpoint.
+CLOUD_ENVIRONMENTS: dict[str, tuple[str, str]] = {
+    "AzureCloud": ("https://login.microsoftonline.com", "https://management.azure.com"),
+    "AzureChinaCloud": ("https://login.chinacloudapi.cn", "https://management.chinacloudapi.cn"),
+    "AzureUSGovernment": ("https://login.microsoftonline.us", "https://management.usgovcloudapi.net"),
+}
+
+# azure.azcollection's credential file: INI, one section per profile ([default] unless profile says otherwise).
+CREDENTIAL_FILE = "~/.azure/credentials"
+CREDENTIAL_FILE_KEYS = ("subscription_id", "client_id", "secret", "tenant", "cloud_environment")
+
 AZURE_AUTH_ARGSPEC: dict[str, dict[str, Any]] = {
     "auth_source": {
         "type": "str",
         "default": "auto",
-        "choices": ["auto", "env", "cli", "msi", "credentials"],
+        "choices": ["auto", "env", "cli", "msi", "credentials", "credential_file"],
+        "fallback": (env_fallback, ["ANSIBLE_AZURE_AUTH_SOURCE"]),
     },
+    "profile": {"type": "str", "fallback": (env_fallback, ["AZURE_PROFILE"])},
+    "cloud_environment": {"type": "str", "fallback": (env_fallback, ["AZURE_CLOUD_ENVIRONMENT"])},
     "subscription_id": {"type": "str", "fallback": (env_fallback, ["AZURE_SUBSCRIPTION_ID"])},
-    "tenant_id": {"type": "str", "fallback": (env_fallback, ["AZURE_TENANT_ID"])},
+    "tenant_id": {
+        "type": "str",
+        "aliases": ["tenant"],
+        "fallback": (env_fallback, ["AZURE_TENANT_ID", "AZURE_TENANT"]),
+    },
     "client_id": {"type": "str", "fallback": (env_fallback, ["AZURE_CLIENT_ID"])},
-    "client_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["AZURE_CLIENT_SECRET"])},
+    "client_secret": {
+        "type": "str",
+        "no_log": True,
+        "aliases": ["secret"],
+        "fallback": (env_fallback, ["AZURE_CLIENT_SECRET", "AZURE_SECRET"]),
+    },
     "authority_host": {"type": "str", "fallback": (env_fallback, ["AZURE_AUTHORITY_HOST"])},
     "resource_manager_endpoint": {
         "type": "str",
@@ -386,17 +416,81 @@ def _https_url(value: str, option: str) -> str:
     return url.rstrip("/")
 
 
-def auth_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """Resolve the auth options into the settings used to build credentials and clients (pure)."""
+def read_credential_file(profile: str | None, path: str = CREDENTIAL_FILE) -> dict[str, str] | None:
+    """The ``profile`` section ([default] when None) of azure.azcollection's credential file, or None when the file
+    does not exist. A missing profile raises AzureModuleError naming the profiles the file has."""
+    import configparser
+    import os
+
+    full = os.path.expanduser(path)
+    if not os.path.isfile(full):
+        return None
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(full, encoding="utf-8")
+    except configparser.Error as exc:
+        raise AzureModuleError(f"{path} is not a valid credential file (INI sections of key = value): {exc}") from None
+    name = profile or "default"
+    if not parser.has_section(name):
+        raise AzureModuleError(
+            f"profile: {path} has no [{name}] section (it has: {', '.join(parser.sections()) or 'none'}); set profile "
+            "(or AZURE_PROFILE) to one of them"
+        )
+    return {k: v for k, v in parser.items(name) if k in CREDENTIAL_FILE_KEYS and v}
+
+
+def _cloud_endpoints(name: str) -> tuple[str, str]:
+    if name not in CLOUD_ENVIRONMENTS:
+        raise AzureModuleError(
+            f"cloud_environment: {name!r} is not a known cloud; use one of {', '.join(CLOUD_ENVIRONMENTS)}, or set "
+            "authority_host and resource_manager_endpoint (Azure Stack, private clouds)"
+        )
+    return CLOUD_ENVIRONMENTS[name]
+
+
+def auth_settings(params: dict[str, Any], credential_file: Callable[..., Any] = read_credential_file) -> dict[str, Any]:
+    """Resolve the auth options into the settings used to build credentials and clients (pure but for the optional
+    read of the credential file)."""
+    params = dict(params)
     source = params.get("auth_source") or "auto"
-    authority = _https_url(params.get("authority_host") or DEFAULT_AUTHORITY_HOST, "authority_host")
-    arm = _https_url(
-        params.get("resource_manager_endpoint") or DEFAULT_RESOURCE_MANAGER_ENDPOINT, "resource_manager_endpoint"
-    )
+    has_secret = all(params.get(k) for k in ("tenant_id", "client_id", "client_secret"))
+    if source == "credential_file" or (source == "auto" and not has_secret):
+        found = credential_file(params.get("profile"))
+        if found is None and source == "credential_file":
+            raise AzureModuleError(
+                f"auth_source=credential_file: {CREDENTIAL_FILE} does not exist; write a [default] section with "
+                "subscription_id, client_id, secret and tenant, or choose another auth_source"
+            )
+        if found is not None:
+            # the profile gives the service principal (as azure.azcollection reads it)
+            source = "credentials"
+            params.update(
+                {
+                    "tenant_id": found.get("tenant") or params.get("tenant_id"),
+                    "client_id": found.get("client_id") or params.get("client_id"),
+                    "client_secret": found.get("secret") or params.get("client_secret"),
+                    "subscription_id": found.get("subscription_id") or params.get("subscription_id"),
+                    "cloud_environment": found.get("cloud_environment") or params.get("cloud_environment"),
+                }
+            )
+            has_secret = all(params.get(k) for k in ("tenant_id", "client_id", "client_secret"))
+            if not has_secret:
+                missing = [
+                    k
+                    for k, p in (("tenant", "tenant_id"), ("client_id", "client_id"), ("secret", "client_secret"))
+                    if not params.get(p)
+                ]
+                raise AzureModuleError(
+                    f"profile [{params.get('profile') or 'default'}] of {CREDENTIAL_FILE} lacks {', '.join(missing)}"
+                )
+    default_authority, default_arm = DEFAULT_AUTHORITY_HOST, DEFAULT_RESOURCE_MANAGER_ENDPOINT
+    if params.get("cloud_environment"):
+        default_authority, default_arm = _cloud_endpoints(params["cloud_environment"])
+    authority = _https_url(params.get("authority_host") or default_authority, "authority_host")
+    arm = _https_url(params.get("resource_manager_endpoint") or default_arm, "resource_manager_endpoint")
     disable = params.get("disable_instance_discovery")
     if disable is None:
         disable = not is_microsoft_authority(authority)
-    has_secret = all(params.get(k) for k in ("tenant_id", "client_id", "client_secret"))
     if source == "auto":
         source = "credentials" if has_secret else "default"
     if source == "credentials" and not has_secret:
@@ -415,6 +509,9 @@ def auth_settings(params: dict[str, Any]) -> dict[str, Any]:
         "credential_scopes": [f"{arm}/.default"],
         "disable_instance_discovery": bool(disable),
         "subscription_id": params["subscription_id"],
+        "tenant_id": params.get("tenant_id"),
+        "client_id": params.get("client_id"),
+        "client_secret": params.get("client_secret"),
     }
 
 
@@ -425,7 +522,13 @@ def build_credential(params: dict[str, Any], settings: dict[str, Any]) -> Any:
     if settings["disable_instance_discovery"]:
         common["disable_instance_discovery"] = True
     if source == "credentials":
-        return ClientSecretCredential(params["tenant_id"], params["client_id"], params["client_secret"], **common)
+        # settings carry the service principal (the options, or the credential file's profile)
+        return ClientSecretCredential(
+            settings.get("tenant_id") or params["tenant_id"],
+            settings.get("client_id") or params["client_id"],
+            settings.get("client_secret") or params["client_secret"],
+            **common,
+        )
     if source == "env":
         return EnvironmentCredential(**common)
     if source == "cli":

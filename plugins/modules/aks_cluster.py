@@ -123,7 +123,7 @@ options:
     type: str
     default: azureuser
   tags:
-    description: Tags (merged with existing tags unless O(purge_tags=true)).
+    description: Tags (merged with existing tags unless O(purge_tags=true)); at most 50 in all.
     type: dict
   purge_tags:
     description: Remove tags that are not listed in O(tags).
@@ -270,12 +270,14 @@ from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_transit
 from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
+from ansible_collections.netpol.aks.plugins.module_utils._arm import resource_id
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
 from ansible_collections.netpol.aks.plugins.module_utils._arm import settle
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 
 try:
+    from azure.core import MatchConditions
     from azure.mgmt.containerservice import ContainerServiceClient
     from azure.mgmt.containerservice import models
     from azure.mgmt.network import NetworkManagementClient
@@ -375,9 +377,12 @@ def preflight(module: AzureModule, *, read_subnet: bool) -> None:
 def predicted_new(module: AzureModule, body: dict[str, Any]) -> dict[str, Any]:
     params = module.params
     return {
-        "id": (
-            f"/subscriptions/{module.subscription_id}/resourcegroups/{params['resource_group']}"
-            f"/providers/Microsoft.ContainerService/managedClusters/{params['name']}"
+        "id": resource_id(
+            module.subscription_id,
+            params["resource_group"],
+            "Microsoft.ContainerService",
+            "managedClusters",
+            params["name"],
         ),
         "name": params["name"],
         **body,
@@ -429,9 +434,13 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
     body = _aks.apply_changes(current, params, changes)
     if module.check_mode:
         return True, body, changes
+    # The update sends back the cluster it read: If-Match makes a concurrent change a 412, not a loss.
+    conditions = (
+        {"etag": current["eTag"], "match_condition": MatchConditions.IfNotModified} if current.get("eTag") else {}
+    )
     result = run_lro(
         lambda: client.managed_clusters.begin_create_or_update(
-            group, name, models.ManagedCluster(body), polling_interval=params["poll_interval"]
+            group, name, models.ManagedCluster(body), polling_interval=params["poll_interval"], **conditions
         ),
         f"{'repair' if 'provisioning_state' in changes else 'update'} AKS cluster {name}",
         wait=params["wait"],

@@ -175,11 +175,11 @@ import re
 import traceback
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import Registration
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
 from ansible_collections.netpol.aks.plugins.module_utils._azure import validate_namespace
-from ansible_collections.netpol.aks.plugins.module_utils._azure import wait_until
 
 try:
     from azure.mgmt.resource.features import FeatureClient
@@ -197,12 +197,14 @@ else:
 
 FEATURE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 EXAMPLE = "Microsoft.ContainerService/EnableNetworkPolicy"
-MAX_POLL_INTERVAL = 60.0
-POLL_BACKOFF = 1.5
-
-# What each desired state needs, what counts as reached, and what the request predicts.
+# What each desired state counts as reached.
 REGISTERED_STATES = ("Registered",)
 UNREGISTERED_STATES = ("NotRegistered", "Unregistered", "NotSpecified")
+# The register / unregister state machine, shared with provider_registration; Pending (approval-gated) is settled.
+MACHINE = Registration("feature", unregistered=UNREGISTERED_STATES, pending=("Pending",))
+plan = MACHINE.plan
+is_settled = MACHINE.settled
+timeout_message = MACHINE.timeout_message
 
 ARGSPEC: dict[str, Any] = {
     "name": {"type": "str"},
@@ -256,28 +258,6 @@ def parse_feature(name: str | None, namespace: str | None = None, feature: str |
     return namespace, feature
 
 
-def plan(current: str, desired: str, wait: bool) -> tuple[str | None, str]:
-    """(request to send or None, predicted final state) for a feature in state ``current``."""
-    if desired == "registered":
-        action = None if current in ("Registered", "Registering", "Pending") else "register"
-        if current == "Pending":
-            return action, "Pending"
-        if wait:
-            return action, "Registered"
-        return action, "Registering" if action else current
-    action = None if current in (*UNREGISTERED_STATES, "Unregistering") else "unregister"
-    if wait:
-        return action, "Unregistered" if current != "NotRegistered" and current != "NotSpecified" else current
-    return action, "Unregistering" if action else current
-
-
-def is_settled(state: str, desired: str) -> bool:
-    """True when waiting can stop: the target state, or Pending (which only an approval ends)."""
-    if desired == "registered":
-        return state in (*REGISTERED_STATES, "Pending")
-    return state in UNREGISTERED_STATES
-
-
 def approval_message(full_name: str) -> str:
     namespace = full_name.split("/")[0]
     return (
@@ -286,15 +266,6 @@ def approval_message(full_name: str) -> str:
         "resource provider), not by the administrators of your subscription. Follow the feature's preview "
         "documentation or open an Azure support request to ask for it, then run this task again: it will find the "
         "feature Registered (or still Pending) and send nothing new."
-    )
-
-
-def timeout_message(full_name: str, desired: str, last: str, waited: float, polls: int) -> str:
-    target = "Registered" if desired == "registered" else "Unregistered"
-    return (
-        f"Timed out waiting for feature {full_name} to become {target}: the last state read was {last}, after "
-        f"waiting {waited:.1f} seconds ({polls} reads). Azure may still finish it; run the task again later or raise "
-        "timeout."
     )
 
 
@@ -318,24 +289,6 @@ def needs_propagation(action: str | None, before: str, final: str, desired: str)
     return reached and (action is not None or before != final)
 
 
-def wait_for_feature(module: AzureModule, client: Any, namespace: str, feature: str, desired: str) -> Any:
-    """Poll the feature until it settles; AzureModuleError naming the last state on timeout."""
-    params = module.params
-
-    def read() -> Any:
-        with azure_call(f"read feature {namespace}/{feature}"):
-            return client.features.get(namespace, feature)
-
-    return wait_until(
-        read,
-        lambda r: is_settled(_state_of(r), desired),
-        timeout=params["timeout"],
-        interval=params["poll_interval"],
-        backoff=POLL_BACKOFF,
-        max_interval=max(MAX_POLL_INTERVAL, params["poll_interval"]),
-    )
-
-
 def run(module: AzureModule) -> dict[str, Any]:
     """describe -> ensure (request, wait, propagate) -> result; check mode predicts instead."""
     params = module.params
@@ -347,45 +300,41 @@ def run(module: AzureModule) -> dict[str, Any]:
         module.require_library("azure-mgmt-resource", RESOURCE_IMPORT_ERROR)
 
     client = module.client(FeatureClient)
-    with azure_call(f"read feature {full_name}"):
-        latest = client.features.get(namespace, feature)
     fallback_id = (
         f"/subscriptions/{module.subscription_id}/providers/Microsoft.Features/providers/{namespace}/features/{feature}"
     )
-    before = _state_of(latest)
-    action, predicted = plan(before, desired, wait)
-    result: dict[str, Any] = {"changed": action is not None, "name": full_name, "polls": 0, "elapsed": 0.0}
-    propagate = False
-
-    if module.check_mode:
-        state = predicted
-        propagate = params["propagate"] and needs_propagation(action, before, state, desired)
-    else:
-        state = before
-        if action is not None:
-            with azure_call(f"{action} feature {full_name}"):
-                latest = getattr(client.features, action)(namespace, feature)
-            state = _state_of(latest)
-        if wait and not is_settled(state, desired):
-            waited = wait_for_feature(module, client, namespace, feature, desired)
-            latest, state = waited.value, _state_of(waited.value)
-            result.update(polls=waited.polls, elapsed=waited.elapsed)
-            if waited.timed_out:
-                message = timeout_message(full_name, desired, state, waited.elapsed, waited.polls)
-                raise AzureModuleError(message, code="Timeout", **result, state=state)
+    outcome = MACHINE.ensure(
+        full_name,
+        read=lambda: client.features.get(namespace, feature),
+        request=lambda action: getattr(client.features, action)(namespace, feature),
+        state_of=_state_of,
+        desired=desired,
+        wait=wait,
+        check_mode=module.check_mode,
+        timeout=params["timeout"],
+        interval=params["poll_interval"],
+    )
+    before, action, state, latest = outcome.before, outcome.action, outcome.state, outcome.latest
+    result: dict[str, Any] = {
+        "changed": action is not None,
+        "name": full_name,
+        "polls": outcome.polls,
+        "elapsed": outcome.elapsed,
+    }
+    propagate = params["propagate"] and needs_propagation(action, before, state, desired)
+    if not module.check_mode:
         if state == "Pending" and desired == "registered":
             if wait:
                 raise AzureModuleError(
                     approval_message(full_name), code="FeaturePendingApproval", **result, state=state
                 )
             module.warn(approval_message(full_name))
-        elif params["propagate"] and action is not None and not needs_propagation(action, before, state, desired):
+        elif params["propagate"] and action is not None and not propagate:
             target = "Registered" if desired == "registered" else "Unregistered"
             module.warn(
                 f"Feature {full_name} is {state}; resource provider {namespace} was not re-registered. Once the "
                 f"feature is {target}, run netpol.aks.provider_registration for {namespace} to propagate the change."
             )
-        propagate = params["propagate"] and needs_propagation(action, before, state, desired)
         if propagate:
             with azure_call(f"re-register resource provider {namespace} to propagate feature {full_name}"):
                 module.client(ResourceManagementClient).providers.register(namespace)

@@ -143,11 +143,10 @@ provider:
 import traceback
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils._arm import Registration
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
-from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
 from ansible_collections.netpol.aks.plugins.module_utils._azure import validate_namespace
-from ansible_collections.netpol.aks.plugins.module_utils._azure import wait_until
 
 try:
     from azure.mgmt.resource.resources import ResourceManagementClient
@@ -156,9 +155,11 @@ except ImportError:
 else:
     RESOURCE_IMPORT_ERROR = None
 
-MAX_POLL_INTERVAL = 60.0
-POLL_BACKOFF = 1.5
-UNREGISTERED_STATES = ("NotRegistered", "Unregistered")
+# The register / unregister state machine, shared with feature_registration.
+MACHINE = Registration("resource provider", unregistered=("NotRegistered", "Unregistered"))
+plan = MACHINE.plan
+is_settled = MACHINE.settled
+timeout_message = MACHINE.timeout_message
 
 ARGSPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True, "aliases": ["namespace"]},
@@ -167,32 +168,6 @@ ARGSPEC: dict[str, Any] = {
     "timeout": {"type": "int", "default": 900},
     "poll_interval": {"type": "float", "default": 10},
 }
-
-
-def plan(current: str, desired: str, wait: bool) -> tuple[str | None, str]:
-    """(request to send or None, predicted final state) for a provider in state ``current``."""
-    if desired == "registered":
-        action = None if current in ("Registered", "Registering") else "register"
-        if wait:
-            return action, "Registered"
-        return action, "Registering" if action else current
-    action = None if current in (*UNREGISTERED_STATES, "Unregistering") else "unregister"
-    if wait:
-        return action, current if current in UNREGISTERED_STATES else "Unregistered"
-    return action, "Unregistering" if action else current
-
-
-def is_settled(state: str, desired: str) -> bool:
-    return state == "Registered" if desired == "registered" else state in UNREGISTERED_STATES
-
-
-def timeout_message(namespace: str, desired: str, last: str, waited: float, polls: int) -> str:
-    target = "Registered" if desired == "registered" else "Unregistered"
-    return (
-        f"Timed out waiting for resource provider {namespace} to become {target}: the last state read was {last}, "
-        f"after waiting {waited:.1f} seconds ({polls} reads). Azure may still finish it; run the task again later or "
-        "raise timeout."
-    )
 
 
 def provider_dict(provider: Any, fallback_id: str, namespace: str, state: str) -> dict[str, Any]:
@@ -211,56 +186,35 @@ def _state_of(provider: Any) -> str:
 def run(module: AzureModule) -> dict[str, Any]:
     params = module.params
     namespace = validate_namespace(params["name"], "name")
-    desired, wait = params["state"], params["wait"]
     module.require_library("azure-mgmt-resource", RESOURCE_IMPORT_ERROR)
 
     providers = module.client(ResourceManagementClient).providers
-    with azure_call(f"read resource provider {namespace}"):
-        current = providers.get(namespace)
-    namespace = getattr(current, "namespace", None) or namespace
-    before = _state_of(current)
-    action, predicted = plan(before, desired, wait)
-    result: dict[str, Any] = {"changed": action is not None, "name": namespace, "polls": 0, "elapsed": 0.0}
-
-    latest, state = current, before
-    if module.check_mode:
-        state = predicted
-    else:
-        if action is not None:
-            with azure_call(f"{action} resource provider {namespace}"):
-                latest = getattr(providers, action)(namespace)
-            state = _state_of(latest)
-        if wait and not is_settled(state, desired):
-
-            def read() -> Any:
-                with azure_call(f"read resource provider {namespace}"):
-                    return providers.get(namespace)
-
-            waited = wait_until(
-                read,
-                lambda p: is_settled(_state_of(p), desired),
-                timeout=params["timeout"],
-                interval=params["poll_interval"],
-                backoff=POLL_BACKOFF,
-                max_interval=max(MAX_POLL_INTERVAL, params["poll_interval"]),
-            )
-            latest, state = waited.value, _state_of(waited.value)
-            result.update(polls=waited.polls, elapsed=waited.elapsed)
-            if waited.timed_out:
-                raise AzureModuleError(
-                    timeout_message(namespace, desired, state, waited.elapsed, waited.polls),
-                    code="Timeout",
-                    **result,
-                    state=state,
-                )
-
-    result["state"] = state
-    result["provider"] = provider_dict(
-        latest, f"/subscriptions/{module.subscription_id}/providers/{namespace}", namespace, state
+    outcome = MACHINE.ensure(
+        namespace,
+        read=lambda: providers.get(namespace),
+        request=lambda action: getattr(providers, action)(namespace),
+        state_of=_state_of,
+        desired=params["state"],
+        wait=params["wait"],
+        check_mode=module.check_mode,
+        timeout=params["timeout"],
+        interval=params["poll_interval"],
     )
-    result["id"] = result["provider"]["id"]
-    result["diff"] = {"before": {"name": namespace, "state": before}, "after": {"name": namespace, "state": state}}
-    return result
+    namespace = getattr(outcome.latest, "namespace", None) or namespace
+    state = outcome.state
+    provider = provider_dict(
+        outcome.latest, f"/subscriptions/{module.subscription_id}/providers/{namespace}", namespace, state
+    )
+    return {
+        "changed": outcome.action is not None,
+        "name": namespace,
+        "polls": outcome.polls,
+        "elapsed": outcome.elapsed,
+        "state": state,
+        "provider": provider,
+        "id": provider["id"],
+        "diff": {"before": {"name": namespace, "state": outcome.before}, "after": {"name": namespace, "state": state}},
+    }
 
 
 def main() -> None:

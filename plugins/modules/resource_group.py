@@ -28,7 +28,7 @@ options:
       - A resource group cannot move; a different location for an existing group is an error.
     type: str
   tags:
-    description: Tags to set on the group (merged with existing tags unless O(purge_tags=true)).
+    description: Tags to set on the group (merged with existing tags unless O(purge_tags=true)); at most 50 in all.
     type: dict
   purge_tags:
     description: Remove tags that are not listed in O(tags).
@@ -112,8 +112,11 @@ from ansible_collections.netpol.aks.plugins.module_utils._arm import as_rest
 from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
+from ansible_collections.netpol.aks.plugins.module_utils._arm import merge_tags
 from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
+from ansible_collections.netpol.aks.plugins.module_utils._arm import resource_id
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
+from ansible_collections.netpol.aks.plugins.module_utils._arm import same_location
 from ansible_collections.netpol.aks.plugins.module_utils._arm import settle
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
@@ -153,15 +156,7 @@ def summarize(group: dict[str, Any] | None) -> dict[str, Any]:
 
 def desired_tags(params: dict[str, Any], current: dict[str, Any] | None) -> dict[str, str] | None:
     """The tags to send, or None when the user did not set tags (leave them alone)."""
-    if params["tags"] is None:
-        return None
-    tags = {} if params["purge_tags"] or not current else dict(current.get("tags") or {})
-    tags.update({k: str(v) for k, v in params["tags"].items()})
-    return tags
-
-
-def same_location(want: str, have: str) -> bool:
-    return want.replace(" ", "").lower() == have.replace(" ", "").lower()
+    return merge_tags((current or {}).get("tags"), params["tags"], params["purge_tags"])
 
 
 def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tuple[bool, dict]:
@@ -176,7 +171,7 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
             body.tags = tags
         if module.check_mode:
             predicted = {
-                "id": f"/subscriptions/{module.subscription_id}/resourceGroups/{name}",
+                "id": resource_id(module.subscription_id, name),
                 "name": name,
                 **as_rest(body),
                 "properties": {"provisioningState": "Succeeded"},

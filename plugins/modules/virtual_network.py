@@ -56,7 +56,7 @@ options:
     type: bool
     default: false
   tags:
-    description: Tags to set (merged with existing tags unless O(purge_tags=true)).
+    description: Tags to set (merged with existing tags unless O(purge_tags=true)); at most 50 in all.
     type: dict
   purge_tags:
     description: Remove tags that are not listed in O(tags).
@@ -160,8 +160,11 @@ from ansible_collections.netpol.aks.plugins.module_utils._arm import check_names
 from ansible_collections.netpol.aks.plugins.module_utils._arm import get_or_none
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_progress_error
 from ansible_collections.netpol.aks.plugins.module_utils._arm import in_transit
+from ansible_collections.netpol.aks.plugins.module_utils._arm import merge_tags
 from ansible_collections.netpol.aks.plugins.module_utils._arm import provisioning_state
+from ansible_collections.netpol.aks.plugins.module_utils._arm import resource_id
 from ansible_collections.netpol.aks.plugins.module_utils._arm import run_lro
+from ansible_collections.netpol.aks.plugins.module_utils._arm import same_location
 from ansible_collections.netpol.aks.plugins.module_utils._arm import settle
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
@@ -265,9 +268,8 @@ def desired_body(params: dict[str, Any], current: dict[str, Any] | None) -> dict
         if not params.get("purge_subnets"):
             wanted.extend(existing.values())
         props["subnets"] = wanted
-    if params.get("tags") is not None:
-        tags = {} if params.get("purge_tags") or not current else dict(current.get("tags") or {})
-        tags.update({k: str(v) for k, v in params["tags"].items()})
+    tags = merge_tags((current or {}).get("tags"), params.get("tags"), bool(params.get("purge_tags")))
+    if tags is not None:
         body["tags"] = tags
     return body
 
@@ -305,9 +307,8 @@ def differs(before: dict[str, Any], after: dict[str, Any]) -> bool:
 def predicted(module: AzureModule, body: dict[str, Any]) -> dict[str, Any]:
     """Fill the ids a new network and its subnets will get (check mode)."""
     params = module.params
-    vnet_id = (
-        f"/subscriptions/{module.subscription_id}/resourceGroups/{params['resource_group']}"
-        f"/providers/Microsoft.Network/virtualNetworks/{params['name']}"
+    vnet_id = resource_id(
+        module.subscription_id, params["resource_group"], "Microsoft.Network", "virtualNetworks", params["name"]
     )
     result = copy.deepcopy(body)
     result.setdefault("id", vnet_id)
@@ -332,10 +333,7 @@ def ensure_present(module: AzureModule, current: dict | None) -> tuple[bool, dic
             if rg is None:
                 raise AzureModuleError(f"resource_group: resource group {group} does not exist; create it first")
             params["location"] = rg["location"]
-    elif (
-        params.get("location")
-        and params["location"].replace(" ", "").lower() != (current.get("location") or "").lower()
-    ):
+    elif params.get("location") and not same_location(params["location"], current.get("location") or ""):
         raise AzureModuleError(
             f"location: virtual network {name} is in {current.get('location')}, not {params['location']}; "
             "a virtual network cannot move"
@@ -352,9 +350,11 @@ def ensure_present(module: AzureModule, current: dict | None) -> tuple[bool, dic
     if module.check_mode:
         return True, predicted(module, body)
     client = module.client(NetworkManagementClient)
+    # An update sends back everything it read (all subnets): If-Match makes a concurrent change a 412, not a loss.
+    headers = {"If-Match": current["etag"]} if current and current.get("etag") else {}
     result = run_lro(
         lambda: client.virtual_networks.begin_create_or_update(
-            group, name, models.VirtualNetwork(body), polling_interval=params["poll_interval"]
+            group, name, models.VirtualNetwork(body), polling_interval=params["poll_interval"], headers=headers
         ),
         f"{'create' if current is None else 'repair' if repair else 'update'} virtual network {name}",
         wait=True,

@@ -88,9 +88,10 @@ def sdk_clients(double) -> dict[str, Any]:
     }
 
 
-def start_playbook(playbook: Path, env: dict[str, str], tmp_path: Path):
+def start_playbook(playbook: Path, env: dict[str, str], tmp_path: Path, *, json_output: bool = False):
     """Start ansible-playbook in the background, in its own process group (as a terminal runs it), so a test can
-    interrupt it as Ctrl-C does: ``os.killpg(proc.pid, signal.SIGINT)``."""
+    interrupt it as Ctrl-C does: ``os.killpg(proc.pid, signal.SIGINT)``. With ``json_output`` its stdout is the
+    JSON callback's (``PlaybookRun(proc.returncode, stdout, "")`` reads it)."""
     import os
     import subprocess
 
@@ -107,6 +108,7 @@ def start_playbook(playbook: Path, env: dict[str, str], tmp_path: Path):
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
         "TMPDIR": str(tmp_path),
         "ANSIBLE_NOCOLOR": "1",
+        **({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}),
         **env,
     }
     return subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from tests.integration._azure_playbooks import sdk_clients
 from tests.integration._azure_playbooks import start_playbook
 from tests.integration._azure_playbooks import write_playbook
 from tests.integration._azure_playbooks import writes
+from tests.integration.conftest import PlaybookRun
 
 GROUP = "myResourceGroup-NP"
 NETWORK = [
@@ -96,6 +96,8 @@ def test_walkthrough_cluster_ladder_update_and_delete(ansible_playbook, azure_do
     assert "kubernetesVersion" not in create["body"]["properties"]  # AKS picks its default
     assert create["body"]["identity"] == {"type": "SystemAssigned"}
     assert puts[1]["body"]["properties"]["agentPoolProfiles"][0]["count"] == 2
+    assert create["if_match"] is None
+    assert puts[1]["if_match"]  # the update is conditional on the eTag it read
     # the update kept the network profile as it was
     assert puts[1]["body"]["properties"]["networkProfile"]["networkPolicy"] == "calico"
 
@@ -252,10 +254,25 @@ def test_failed_create_is_reported_as_a_change_and_repaired_by_the_next_run(ansi
     assert len(cluster_puts(azure_double)) == 2  # the create, then one repair
 
 
-def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_double, tmp_path):
+def cluster_reads(double, since: int) -> list[dict]:
+    return [
+        r
+        for r in double.requests(since=since)
+        if r["method"] == "GET" and r["path"].lower().endswith("/managedclusters/myakscluster")
+    ]
+
+
+def wait_for(condition, proc, what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"ansible-playbook ended before {what}: {proc.stdout.read()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_interrupted_create_is_resumed_by_the_next_run(azure_double, tmp_path):
     """Ctrl-C (a real SIGINT to ansible-playbook's process group) while the cluster is being created."""
-    # AKS takes minutes whether anyone polls or not, and polls do not shorten it: the create runs until the test
-    # ends it, once the second run has found it still going (no race with a loaded machine)
+    # AKS takes minutes whether anyone polls or not: here the create runs until the test settles it
     azure_double.control(
         "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 3600}
     )
@@ -263,12 +280,9 @@ def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_d
     first = write_playbook(tmp_path, [*NETWORK, {"name": "Create", "netpol.aks.aks_cluster": slow}], "first.yml")
     proc = start_playbook(first, azure_double.env, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not cluster_puts(azure_double):
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "the cluster PUT never came"
-            time.sleep(0.1)
-        time.sleep(0.5)  # the module is now polling the operation
+        wait_for(lambda: cluster_puts(azure_double), proc, "the cluster PUT")
+        seq = azure_double.requests()[-1]["seq"]
+        wait_for(lambda: any("/operations/" in r["path"] for r in azure_double.requests(since=seq)), proc, "a poll")
         os.killpg(proc.pid, signal.SIGINT)
         output, _unused = proc.communicate(timeout=60)
     finally:
@@ -288,33 +302,21 @@ def test_interrupted_create_is_resumed_by_the_next_run(ansible_playbook, azure_d
             "netpol.aks.aks_credentials": {"name": "myAKSCluster", "resource_group": GROUP, "dest": str(kubeconfig)},
         },
     ]
-    last_seq = azure_double.requests()[-1]["seq"]
-
-    def cluster_reads():
-        return [
-            r
-            for r in azure_double.requests(since=last_seq)
-            if r["method"] == "GET" and r["path"].lower().endswith("/managedclusters/myakscluster")
-        ]
-
-    def end_the_create_once_the_rerun_has_read_it():
-        deadline = time.monotonic() + 300
-        while not cluster_reads() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1)  # the rerun is now waiting for the create
-        settled_at.append(time.time())
-        azure_double.control("POST", "/_fake/operations/settle", {})
-
-    settled_at: list[float] = []
-    ender = threading.Thread(target=end_the_create_once_the_rerun_has_read_it, daemon=True)
-    ender.start()
-    run = ansible_playbook(write_playbook(tmp_path, tasks, "rerun.yml"), env=azure_double.env)
-    ender.join(timeout=10)
-    assert run.rc == 0, run.output
-    reads = cluster_reads()
-    assert settled_at, "the rerun never read the cluster"
-    assert reads[0]["time"] < settled_at[0]  # it found the cluster still Creating
-    assert reads[-1]["time"] >= settled_at[0]  # and read until the create ended
+    seq = azure_double.requests()[-1]["seq"]
+    rerun = start_playbook(write_playbook(tmp_path, tasks, "rerun.yml"), azure_double.env, tmp_path, json_output=True)
+    try:
+        # the rerun finds the cluster Creating and keeps reading it (waiting) instead of going on
+        wait_for(lambda: len(cluster_reads(azure_double, seq)) >= 3, rerun, "the rerun to wait for the cluster")
+        assert rerun.poll() is None
+        assert azure_double.arm_requests("POST") == []  # no credentials request while the cluster is Creating
+        azure_double.control("POST", "/_fake/operations/settle")  # AKS finishes the create
+        output, _unused = rerun.communicate(timeout=300)
+    finally:
+        if rerun.poll() is None:
+            os.killpg(rerun.pid, signal.SIGKILL)
+            rerun.wait()
+    run = PlaybookRun(rerun.returncode, output, "")
+    assert run.rc == 0, output
     resumed = run.result("Create")
     assert resumed["changed"] is False  # it waited for the create started by the first run, and wrote nothing
     assert resumed["cluster"]["provisioning_state"] == "Succeeded"

@@ -165,3 +165,164 @@ def test_cluster_without_a_system_pool_or_location(clients):
     with pytest.raises(HttpResponseError) as excinfo:
         clients["aks"].managed_clusters.begin_create_or_update(GROUP, "c", body).result()
     assert excinfo.value.error.code == "LocationRequired"
+
+
+# --- what ARM refuses, for what the modules send ------------------------------------------------------
+
+
+def cluster_body(**props):
+    return {
+        "location": props.pop("location", "eastus"),
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "dnsPrefix": "np",
+            "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "mode": "System"}],
+            **props,
+        },
+    }
+
+
+def arm_error(call):
+    with pytest.raises(HttpResponseError) as excinfo:
+        call()
+    return excinfo.value
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("rg.", "must not end with a period"),
+        ("my rg!", "has these invalid characters: ' !'"),
+        ("x" * 91, "1 to 90 characters"),
+    ],
+)
+def test_illegal_group_names_are_refused(clients, azure_double, name, message):
+    error = arm_error(lambda: clients["resources"].resource_groups.create_or_update(name, {"location": "eastus"}))
+    assert (error.status_code, error.error.code) == (400, "InvalidResourceGroup")
+    assert message in error.error.message
+    assert azure_double.state()["resource_groups"] == {}
+    clients["resources"].resource_groups.create_or_update("rg_(ok).1", {"location": "eastus"})
+
+
+@pytest.mark.parametrize(
+    ("vnet", "subnet", "code"),
+    [
+        ("v", "nodes", "NetcfgInvalidVirtualNetworkSite"),
+        ("x" * 65, "nodes", "NetcfgInvalidVirtualNetworkSite"),
+        ("-vnet", "nodes", "InvalidResourceName"),
+        ("vnet.", "nodes", "InvalidResourceName"),
+        ("vnet", "nodes-", "InvalidResourceName"),
+        ("vnet", "x" * 81, "InvalidResourceName"),
+    ],
+)
+def test_illegal_network_and_subnet_names_are_refused(clients, azure_double, vnet, subnet, code):
+    clients["resources"].resource_groups.create_or_update(GROUP, {"location": "eastus"})
+    body = nm.VirtualNetwork(
+        location="eastus",
+        address_space=nm.AddressSpace(address_prefixes=["10.0.0.0/8"]),
+        subnets=[nm.Subnet(name=subnet, address_prefix="10.240.0.0/16")],
+    )
+    error = arm_error(lambda: clients["network"].virtual_networks.begin_create_or_update(GROUP, vnet, body).result())
+    assert (error.status_code, error.error.code) == (400, code)
+    assert azure_double.state()["virtual_networks"] == {}
+
+
+def test_unknown_locations_are_refused(clients, azure_double):
+    rgs = clients["resources"].resource_groups
+    error = arm_error(lambda: rgs.create_or_update(GROUP, {"location": "eastux"}))
+    assert (error.status_code, error.error.code) == (400, "LocationNotAvailableForResourceGroup")
+    assert "The provided location 'eastux' is not available for resource group." in error.error.message
+    rgs.create_or_update(GROUP, {"location": "East US"})  # display names are accepted
+    vnet = nm.VirtualNetwork(location="mars", address_space=nm.AddressSpace(address_prefixes=["10.0.0.0/8"]))
+    error = arm_error(lambda: clients["network"].virtual_networks.begin_create_or_update(GROUP, "vnet", vnet).result())
+    assert error.error.code == "LocationNotAvailableForResourceType"
+    assert "'Microsoft.Network/virtualNetworks'" in error.error.message
+    aks = clients["aks"].managed_clusters
+    error = arm_error(lambda: aks.begin_create_or_update(GROUP, "c", cluster_body(location="mars")).result())
+    assert error.error.code == "LocationNotAvailableForResourceType"
+    state = azure_double.state()
+    assert state["virtual_networks"] == {}
+    assert state["managed_clusters"] == {}
+
+
+def test_more_than_50_tags_are_refused(clients, azure_double):
+    rgs = clients["resources"].resource_groups
+    tags = {f"t{i}": "v" for i in range(51)}
+    error = arm_error(lambda: rgs.create_or_update(GROUP, {"location": "eastus", "tags": tags}))
+    assert (error.status_code, error.error.target) == (400, "tags")
+    assert "maximum of 50" in error.error.message
+    rgs.create_or_update(GROUP, {"location": "eastus", "tags": dict(list(tags.items())[:50])})
+    vnet = nm.VirtualNetwork(
+        location="eastus", address_space=nm.AddressSpace(address_prefixes=["10.0.0.0/8"]), tags=tags
+    )
+    error = arm_error(lambda: clients["network"].virtual_networks.begin_create_or_update(GROUP, "vnet", vnet).result())
+    assert "maximum of 50" in error.error.message
+    body = {**cluster_body(), "tags": tags}
+    error = arm_error(lambda: clients["aks"].managed_clusters.begin_create_or_update(GROUP, "c", body).result())
+    assert "maximum of 50" in error.error.message
+    assert azure_double.state()["virtual_networks"] == {}
+
+
+def test_a_stale_if_match_is_412(clients, azure_double):
+    from azure.core import MatchConditions
+
+    vnet = make_network(clients)
+    networks = clients["network"].virtual_networks
+    body = networks.get(GROUP, "vnet")
+    stale = 'W/"00000000-0000-0000-0000-000000000000"'
+    error = arm_error(
+        lambda: networks.begin_create_or_update(GROUP, "vnet", body, headers={"If-Match": stale}).result()
+    )
+    assert (error.status_code, error.error.code) == (412, "PreconditionFailed")
+    networks.begin_create_or_update(GROUP, "vnet", body, headers={"If-Match": vnet.etag}).result()
+    assert networks.get(GROUP, "vnet").etag != vnet.etag  # every write changes it
+
+    aks = clients["aks"].managed_clusters
+    created = aks.begin_create_or_update(GROUP, "c", cluster_body()).result()
+    assert created.e_tag
+    error = arm_error(
+        lambda: aks.begin_create_or_update(
+            GROUP, "c", cluster_body(), etag="stale", match_condition=MatchConditions.IfNotModified
+        ).result()
+    )
+    assert (error.status_code, error.error.code) == (412, "PreconditionFailed")
+    aks.begin_create_or_update(
+        GROUP, "c", cluster_body(), etag=created.e_tag, match_condition=MatchConditions.IfNotModified
+    ).result()
+    error = arm_error(
+        lambda: aks.begin_create_or_update(
+            GROUP, "d", cluster_body(), etag="any", match_condition=MatchConditions.IfNotModified
+        ).result()
+    )
+    assert error.status_code == 412  # If-Match on a cluster that does not exist
+
+
+@pytest.mark.parametrize(
+    ("name", "props", "code", "message"),
+    [
+        ("my.cluster", {}, "InvalidParameter", "The value of parameter name is invalid."),
+        ("c", {"dnsPrefix": "my_prefix"}, "InvalidParameter", "The value of parameter dnsPrefix is invalid."),
+        ("c", {"dnsPrefix": "x" * 55}, "InvalidParameter", "The value of parameter dnsPrefix is invalid."),
+        (
+            "c",
+            {"agentPoolProfiles": [{"name": "nodepool1", "count": 1, "mode": "System", "vmSize": "Standard_B1s"}]},
+            "BadRequest",
+            "does not have enough CPU/memory to run as an AKS node",
+        ),
+        (
+            "c",
+            {"agentPoolProfiles": [{"name": "nodepool1", "count": 1, "mode": "System", "vmSize": "Standard_D2s_v9"}]},
+            "BadRequest",
+            "The VM size of AgentPoolProfile:nodepool1 is not allowed in your subscription in location 'eastus'.",
+        ),
+    ],
+)
+def test_aks_refuses_names_dns_prefixes_and_vm_sizes(clients, azure_double, name, props, code, message):
+    clients["resources"].resource_groups.create_or_update(GROUP, {"location": "eastus"})
+    aks = clients["aks"].managed_clusters
+    error = arm_error(lambda: aks.begin_create_or_update(GROUP, name, cluster_body(**props)).result())
+    assert (error.status_code, error.error.code) == (400, code)
+    assert message in error.error.message
+    assert azure_double.state()["managed_clusters"] == {}
+    ok = {"agentPoolProfiles": [{"name": "nodepool1", "count": 1, "mode": "System", "vmSize": "standard_d2s_v5"}]}
+    aks.begin_create_or_update(GROUP, "my_aks-1", cluster_body(**ok)).result()

@@ -141,3 +141,31 @@ def test_names_are_checked_with_arm_rules_before_any_request(ansible_playbook, a
         assert "nothing was" in result["msg"].lower()
     assert azure_double.requests() == []  # not even a token request
     assert not (tmp_path / "kubeconfig").exists()
+
+
+def test_more_than_50_tags_fail_before_the_write(ansible_playbook, azure_double, tmp_path):
+    many = {f"t{i}": "x" for i in range(48)}
+    tasks = [
+        {"name": "Create", "netpol.aks.resource_group": {**RG, "tags": many}},
+        {
+            "name": "Three more",
+            "netpol.aks.resource_group": {**RG, "tags": {"a": 1, "b": 2, "c": 3}},
+            "ignore_errors": True,
+        },
+        {
+            "name": "Network",
+            "netpol.aks.virtual_network": {
+                "name": "vnet",
+                "resource_group": RG["name"],
+                "address_prefixes": ["10.0.0.0/8"],
+                "tags": {f"n{i}": i for i in range(51)},
+            },
+            "ignore_errors": True,
+        },
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env)
+    more = run.result("Three more")
+    assert more["failed"]
+    assert more["msg"].startswith("tags: 51 tags (48 already on the resource are kept: purge_tags is false)")
+    assert run.result("Network")["msg"].startswith("tags: 51 tags; Azure allows at most 50")
+    assert [r["method"] for r in writes(azure_double)] == ["PUT"]  # only the create

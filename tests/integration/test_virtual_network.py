@@ -57,6 +57,9 @@ def test_virtual_network_ladder_and_delete(ansible_playbook, azure_double, tmp_p
             "subnets": [{"name": "myAKSSubnet", "properties": {"addressPrefix": "10.240.0.0/16"}}],
         },
     }
+    # the update sends back what it read, under If-Match: a concurrent change would be a 412, not lost
+    assert puts[0]["if_match"] is None
+    assert puts[1]["if_match"].startswith('W/"')
     names = [s["name"] for s in puts[1]["body"]["properties"]["subnets"]]
     assert names == ["other", "myAKSSubnet"]
     assert len([r for r in writes(azure_double) if r["method"] == "DELETE"]) == 1  # delete again sent none

@@ -31,6 +31,7 @@ import copy
 import functools
 import hashlib
 import ipaddress
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -43,6 +44,9 @@ from tests.fakes.azure.server import ArmError
 from tests.fakes.azure.server import Request
 from tests.fakes.azure.server import Response
 from tests.fakes.azure.server import State
+from tests.fakes.azure.server import check_location
+from tests.fakes.azure.server import check_preconditions
+from tests.fakes.azure.server import check_tags
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
@@ -78,6 +82,63 @@ def _schema() -> dict[str, Any]:
     from azure.mgmt.containerservice import models
 
     return schema(models.ManagedCluster)
+
+
+# AKS naming rules (REST spec resourceName pattern; dnsPrefix 1-54) and its error for a value that breaks them.
+_CLUSTER_NAME = re.compile(r"[a-zA-Z0-9]([-_a-zA-Z0-9]{0,61}[a-zA-Z0-9])?")
+_DNS_PREFIX = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,52}[a-zA-Z0-9])?")
+
+# VM sizes this double's "subscription" may use for nodes (matched case-insensitively as ARM does), and the
+# sizes AKS refuses for any node (too little CPU/memory, https://aka.ms/aks/restricted-skus).
+VM_SIZES = frozenset(
+    s.lower()
+    for s in (
+        "Standard_DS2_v2", "Standard_DS3_v2", "Standard_DS4_v2", "Standard_D2_v2", "Standard_D3_v2", "Standard_D2_v3",
+        "Standard_D4_v3", "Standard_D2s_v3", "Standard_D4s_v3", "Standard_D8s_v3", "Standard_D16s_v3",
+        "Standard_D2s_v4", "Standard_D4s_v4", "Standard_D2as_v4", "Standard_D4as_v4", "Standard_D2s_v5",
+        "Standard_D4s_v5", "Standard_D8s_v5", "Standard_D16s_v5", "Standard_D2ds_v5", "Standard_D4ds_v5",
+        "Standard_D2as_v5", "Standard_D4as_v5", "Standard_D8as_v5", "Standard_D2ads_v5", "Standard_D4ads_v5",
+        "Standard_D2s_v6", "Standard_D4s_v6", "Standard_D2ds_v6", "Standard_D4ds_v6", "Standard_D2as_v6",
+        "Standard_D4as_v6", "Standard_E2s_v3", "Standard_E4s_v3", "Standard_E8s_v3", "Standard_E2s_v5",
+        "Standard_E4s_v5", "Standard_E8s_v5", "Standard_F2s_v2", "Standard_F4s_v2", "Standard_F8s_v2", "Standard_B2s",
+        "Standard_B2ms", "Standard_B4ms", "Standard_B2s_v2", "Standard_B4s_v2",
+    )
+)  # fmt: skip
+RESTRICTED_VM_SIZES = frozenset(
+    s.lower()
+    for s in (
+        "Standard_A0", "Standard_A1", "Standard_A1_v2", "Standard_A2", "Standard_B1ls", "Standard_B1s",
+        "Standard_B1ms", "Standard_F1", "Standard_F1s", "Standard_D1", "Standard_D1_v2", "Standard_DS1",
+        "Standard_DS1_v2",
+    )
+)  # fmt: skip
+
+
+def _invalid_parameter(parameter: str) -> ArmError:
+    return ArmError(
+        400,
+        "InvalidParameter",
+        f"The value of parameter {parameter} is invalid. Please see https://aka.ms/aks-naming-rules for more details.",
+        target=parameter,
+    )
+
+
+def _check_vm_size(pool: dict[str, Any], location: str) -> None:
+    size = pool.get("vmSize") or "Standard_DS2_v2"
+    if size.lower() in RESTRICTED_VM_SIZES:
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"The VM SKU chosen for this cluster `{size}` does not have enough CPU/memory to run as an AKS node. "
+            "Please see https://aka.ms/aks/restricted-skus for more details.",
+        )
+    if size.lower() not in VM_SIZES:
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"The VM size of AgentPoolProfile:{pool.get('name')} is not allowed in your subscription in location "
+            f"'{location}'. For more details, please visit https://aka.ms/aks/quotas-skus-regions",
+        )
 
 
 @on_reset
@@ -130,6 +191,7 @@ def _validate_new(req: Request, body: dict[str, Any]) -> None:
     """What AKS checks on a create (body already matches the contract)."""
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    check_location(body["location"], "Microsoft.ContainerService/managedClusters")
     props = body.get("properties") or {}
     identity = body.get("identity") or {}
     sp = props.get("servicePrincipalProfile") or {}
@@ -143,6 +205,8 @@ def _validate_new(req: Request, body: dict[str, Any]) -> None:
         raise _bad("InvalidParameter", f"The identity type '{identity.get('type')}' is invalid.", "identity.type")
     if not props.get("dnsPrefix") and not props.get("fqdnSubdomain"):
         raise _bad("InvalidParameter", "Either dnsPrefix or fqdnSubdomain must be specified.", "properties.dnsPrefix")
+    if props.get("dnsPrefix") and not _DNS_PREFIX.fullmatch(str(props["dnsPrefix"])):
+        raise _invalid_parameter("dnsPrefix")
     version = props.get("kubernetesVersion")
     if version and not any(version == v or version.startswith(v + ".") for v in SUPPORTED_MINOR_VERSIONS):
         raise _bad(
@@ -160,7 +224,9 @@ def _validate_new(req: Request, body: dict[str, Any]) -> None:
         )
 
 
-def _validate_pools(req: Request, props: dict[str, Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def _validate_pools(
+    req: Request, props: dict[str, Any], location: str
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Node pool checks; returns the node subnets' ranges."""
     subnets = []
     names = set()
@@ -171,6 +237,7 @@ def _validate_pools(req: Request, props: dict[str, Any]) -> list[ipaddress.IPv4N
         if name in names:
             raise _bad("InvalidParameter", f"Agent pool name {name} is duplicated.", f"agentPoolProfiles[{i}].name")
         names.add(name)
+        _check_vm_size(pool, location)
         count = pool.get("count", 1)
         low = 1 if pool.get("mode") == "System" else 0
         if not isinstance(count, int) or not low <= count <= 1000:
@@ -408,6 +475,7 @@ def _stored_cluster(req: Request, body: dict[str, Any], existing: dict[str, Any]
         "name": name,
         "type": "Microsoft.ContainerService/ManagedClusters",
         "resourceGroup": group["name"],
+        "eTag": str(uuid.uuid4()),
         "sku": body.get("sku") or {"name": "Base", "tier": "Free"},
         "identity": identity,
         "properties": props,
@@ -480,9 +548,13 @@ def put_cluster(req: Request) -> Response:
     body = req.require_json()
     reject_unknown_properties(body, _schema(), "ManagedCluster")
     group_name, name = req.params["resourceGroupName"], req.params["resourceName"]
+    if not _CLUSTER_NAME.fullmatch(name):
+        raise _invalid_parameter("name")
     find_group(req, group_name)
     clusters = req.state.bucket("managed_clusters")
     existing = clusters.get(_key(group_name, name))
+    check_preconditions(req, (existing or {}).get("eTag"))
+    check_tags(body.get("tags"))
     if existing is None:
         _validate_new(req, body)
     else:
@@ -497,7 +569,7 @@ def put_cluster(req: Request) -> Response:
     props = body.get("properties") or {}
     if existing is not None and not props.get("agentPoolProfiles"):
         props["agentPoolProfiles"] = existing["properties"]["agentPoolProfiles"]
-    subnets = _validate_pools(req, props)
+    subnets = _validate_pools(req, props, (existing or {}).get("location") or body.get("location") or "")
     _validate_network(props, subnets)
     cluster = _stored_cluster(req, body, existing)
     clusters[_key(group_name, name)] = cluster

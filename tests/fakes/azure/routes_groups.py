@@ -11,6 +11,7 @@ Request bodies are checked against the ResourceGroup contract (unknown or snake_
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from tests.fakes.azure._contract import schema
@@ -18,6 +19,8 @@ from tests.fakes.azure.server import ArmError
 from tests.fakes.azure.server import Request
 from tests.fakes.azure.server import Response
 from tests.fakes.azure.server import State
+from tests.fakes.azure.server import check_location
+from tests.fakes.azure.server import check_tags
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
@@ -63,6 +66,28 @@ def _body(group: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+# ARM's rule for resource group names (REST spec: ^[-\w\._\(\)]+$, 1-90, not ending in '.').
+_NAME_CHAR = re.compile(r"[-\w.()]")
+
+
+def _check_name(name: str) -> None:
+    bad = sorted({c for c in name if not _NAME_CHAR.fullmatch(c)})
+    if bad:
+        raise ArmError(
+            400,
+            "InvalidResourceGroup",
+            f"The provided resource group name '{name}' has these invalid characters: '{''.join(bad)}'. The name can "
+            "only be a letter, digit, '-', '.', '(', ')' or '_'.",
+        )
+    if not 1 <= len(name) <= 90 or name.endswith("."):
+        raise ArmError(
+            400,
+            "InvalidResourceGroup",
+            f"The provided resource group name '{name}' is invalid: it must be 1 to 90 characters long and must not "
+            "end with a period.",
+        )
+
+
 def _normal(location: str) -> str:
     return location.replace(" ", "").lower()
 
@@ -83,9 +108,12 @@ def put_group(req: Request) -> Any:
     body = req.require_json()
     reject_unknown_properties(body, _schema(), "ResourceGroup")
     name = req.params["resourceGroupName"]
+    _check_name(name)
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    check_location(body["location"])
     tags = body.get("tags")
+    check_tags(tags)
     if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
         raise ArmError(400, "InvalidRequestContent", "The request content was invalid: tag values must be strings.")
     groups = req.state.bucket("resource_groups")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
+import re
 import uuid
 from typing import Any
 
@@ -24,6 +25,9 @@ from tests.fakes.azure.server import ArmError
 from tests.fakes.azure.server import Request
 from tests.fakes.azure.server import Response
 from tests.fakes.azure.server import State
+from tests.fakes.azure.server import check_location
+from tests.fakes.azure.server import check_preconditions
+from tests.fakes.azure.server import check_tags
 from tests.fakes.azure.server import on_reset
 from tests.fakes.azure.server import reject_unknown_properties
 from tests.fakes.azure.server import route
@@ -91,6 +95,27 @@ def find_subnet_by_id(state: State, subnet_id: str) -> dict[str, Any] | None:
     return None
 
 
+# The network resource provider's rule for resource names (its InvalidResourceName message says it).
+_RESOURCE_NAME = re.compile(r"\w([-\w.]*\w)?")
+
+
+def _check_name(name: Any, *, vnet: bool) -> None:
+    if not isinstance(name, str) or len(name) > 80 or not _RESOURCE_NAME.fullmatch(name):
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"Resource name {name} is invalid. The name can be up to 80 characters long. It must begin with a word "
+            "character, and it must end with a word character or with '_'. The name may contain word characters or "
+            "'.', '-', '_'.",
+        )
+    if vnet and not 2 <= len(name) <= 64:
+        raise ArmError(
+            400,
+            "NetcfgInvalidVirtualNetworkSite",
+            f"Virtual network site is not valid as specified with the name '{name}'.",
+        )
+
+
 def _prefixes(props: dict[str, Any]) -> list[str]:
     return [p for p in [props.get("addressPrefix"), *(props.get("addressPrefixes") or [])] if p]
 
@@ -155,6 +180,7 @@ def _check_plan(req: Request, vnet_id: str, name: str, space: list[str], subnets
 def _stored_subnet(vnet_id: str, item: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     if not item.get("name"):
         raise ArmError(400, "InvalidRequestFormat", "Cannot parse the request: a subnet has no name.")
+    _check_name(item["name"], vnet=False)
     props = {k: v for k, v in (item.get("properties") or {}).items() if k not in ("provisioningState",)}
     return {
         "name": item["name"],
@@ -203,11 +229,15 @@ def put_vnet(req: Request) -> Response:
     body = req.require_json()
     reject_unknown_properties(body, _vnet_schema(), "VirtualNetwork")
     group_name, name = req.params["resourceGroupName"], req.params["virtualNetworkName"]
+    _check_name(name, vnet=True)
     group = find_group(req, group_name)
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    check_location(body["location"], "Microsoft.Network/virtualNetworks")
+    check_tags(body.get("tags"))
     vnets = req.state.bucket("virtual_networks")
     existing = vnets.get(_key(group_name, name))
+    check_preconditions(req, (existing or {}).get("etag"))
     vnet_id = (
         f"/subscriptions/{req.subscription_id}/resourceGroups/{group['name']}"
         f"/providers/Microsoft.Network/virtualNetworks/{name}"
@@ -309,9 +339,11 @@ def put_subnet(req: Request) -> Response:
     reject_unknown_properties(body, _subnet_schema(), "Subnet")
     vnet = find_vnet(req)
     name = req.params["subnetName"]
+    _check_name(name, vnet=False)
     item = {**body, "name": name}
     subnets = [s for s in vnet["properties"]["subnets"] if s["name"].lower() != name.lower()]
     previous = next((s for s in vnet["properties"]["subnets"] if s["name"].lower() == name.lower()), None)
+    check_preconditions(req, (previous or {}).get("etag"))
     _check_plan(req, vnet["id"], vnet["name"], vnet["properties"]["addressSpace"]["addressPrefixes"], [*subnets, item])
     stored = _stored_subnet(vnet["id"], item, previous)
     vnet["properties"]["subnets"] = [*subnets, stored]

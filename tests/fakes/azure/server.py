@@ -107,6 +107,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 # --------------------------------------------------------------------------------------------------
@@ -401,6 +402,81 @@ def start_lro(
     if location_header:
         headers["Location"] = url.replace("/operations/", "/operationresults/")
     return Response(status, body, headers)
+
+
+# Azure public-cloud regions (normalised: lower case, no spaces); ARM refuses any other location.
+LOCATIONS = (
+    "eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus", "southcentralus",
+    "westcentralus", "canadacentral", "canadaeast", "brazilsouth", "mexicocentral", "northeurope", "westeurope",
+    "uksouth", "ukwest", "francecentral", "germanywestcentral", "switzerlandnorth", "norwayeast", "swedencentral",
+    "polandcentral", "italynorth", "spaincentral", "eastasia", "southeastasia", "japaneast", "japanwest",
+    "koreacentral", "koreasouth", "australiaeast", "australiasoutheast", "australiacentral", "centralindia",
+    "southindia", "westindia", "uaenorth", "southafricanorth", "qatarcentral", "israelcentral",
+)  # fmt: skip
+MAX_TAGS = 50
+
+
+def normal_location(location: str) -> str:
+    """ARM's spelling of a location: display names ("East US") are accepted as the name ("eastus")."""
+    return location.replace(" ", "").lower()
+
+
+def check_location(location: str, resource_type: str | None = None) -> str:
+    """The normalised location, or ARM's 400 for a location it does not know (``resource_type`` None: a group)."""
+    normal = normal_location(location)
+    if normal in LOCATIONS:
+        return normal
+    if resource_type is None:
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceGroup",
+            f"The provided location '{location}' is not available for resource group. List of available regions is "
+            f"'{','.join(LOCATIONS)}'.",
+        )
+    raise ArmError(
+        400,
+        "LocationNotAvailableForResourceType",
+        f"The provided location '{location}' is not available for resource type '{resource_type}'. List of available "
+        f"regions for the resource type is '{','.join(LOCATIONS)}'.",
+    )
+
+
+def check_tags(tags: Any) -> None:
+    """More than 50 tags on a resource or group: 400 (the limit ARM documents; see tests/fakes/README.md)."""
+    if isinstance(tags, dict) and len(tags) > MAX_TAGS:
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"The number of tags ({len(tags)}) exceeds the maximum of {MAX_TAGS} tag name/value pairs per resource.",
+            target="tags",
+        )
+
+
+def _opaque(etag: str) -> str:
+    """An etag without its weak marker and quotes: AKS stores bare values, clients send them quoted."""
+    value = etag.strip()
+    value = value[2:] if value.startswith("W/") else value
+    return value.strip('"')
+
+
+def check_preconditions(req: Request, etag: str | None) -> None:
+    """``If-Match`` / ``If-None-Match`` of a write against the resource's current etag (None: absent): 412."""
+    if_match = req.headers.get("if-match")
+    if if_match is not None and (etag is None or (if_match.strip() != "*" and _opaque(if_match) != _opaque(etag))):
+        raise ArmError(
+            412,
+            "PreconditionFailed",
+            f"The condition specified using HTTP conditional header(s) is not met: If-Match {if_match.strip()} does "
+            f"not match the current etag of the resource ({etag or 'the resource does not exist'}).",
+        )
+    if_none = req.headers.get("if-none-match")
+    if if_none is not None and if_none.strip() == "*" and etag is not None:
+        raise ArmError(
+            412,
+            "PreconditionFailed",
+            "The condition specified using HTTP conditional header(s) is not met: If-None-Match * and the resource "
+            "exists.",
+        )
 
 
 def settle_provisioning(bucket: str, key: str) -> Callable[[State, bool, dict[str, Any] | None], None]:
@@ -821,6 +897,7 @@ class _Handler(BaseHTTPRequestHandler):
             "query": req.query,
             "body": _loggable_body(req),
             "client_request_id": req.headers.get("x-ms-client-request-id"),
+            "if_match": req.headers.get("if-match"),
             "status": None,
             "fault": None,
         }
@@ -928,7 +1005,7 @@ def _match(req: Request) -> tuple[Route | None, dict[str, str], bool]:
         if candidate.method != req.method:
             allowed = True
             continue
-        return candidate, m.groupdict(), allowed
+        return candidate, {k: unquote(v) for k, v in m.groupdict().items()}, allowed
     return None, {}, allowed
 
 

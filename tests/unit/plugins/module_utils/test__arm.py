@@ -196,3 +196,98 @@ def test_check_names_lists_every_bad_name():
     assert "; name: 'v' is not a valid virtual network name" in str(excinfo.value)
     assert str(excinfo.value).endswith("Nothing was requested or changed.")
     _arm.check_names(("subnet", "ok", "subnets[0].name"))
+
+
+def test_run_lro_stale_etag_says_what_happened():
+    from unittest import mock
+
+    response = mock.Mock(status_code=412, headers={})
+    response.json.return_value = {"error": {"code": "PreconditionFailed", "message": "If-Match does not match."}}
+
+    def begin():
+        raise HttpResponseError(response=response)
+
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.run_lro(begin, "update virtual network v")
+    assert "(PreconditionFailed)" in str(excinfo.value)
+    assert "changed since this task read it" in str(excinfo.value)
+    assert "changed" not in excinfo.value.details
+
+
+def test_merge_tags_once_for_every_module():
+    assert _arm.merge_tags({"a": "1"}, None, False) is None  # tags not set: leave them alone
+    assert _arm.merge_tags({"a": "1"}, {"b": 2}, False) == {"a": "1", "b": "2"}
+    assert _arm.merge_tags({"a": "1"}, {"b": 2}, True) == {"b": "2"}
+    assert _arm.merge_tags(None, {"b": True}, False) == {"b": "True"}
+    assert len(_arm.merge_tags(None, {f"t{i}": i for i in range(50)}, False)) == 50
+
+
+def test_merge_tags_refuses_more_than_50_before_any_write():
+    have = {f"old{i}": "x" for i in range(48)}
+    with pytest.raises(AzureModuleError) as excinfo:
+        _arm.merge_tags(have, {"a": 1, "b": 2, "c": 3}, False)
+    assert str(excinfo.value).startswith("tags: 51 tags (48 already on the resource are kept: purge_tags is false)")
+    assert "at most 50" in str(excinfo.value)
+    assert _arm.merge_tags(have, {"a": 1, "b": 2, "c": 3}, True) == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_same_location_and_resource_id():
+    assert _arm.same_location("East US", "eastus")
+    assert not _arm.same_location("westeurope", "eastus")
+    assert _arm.resource_id("s", "rg") == "/subscriptions/s/resourceGroups/rg"
+    assert (
+        _arm.resource_id("s", "rg", "Microsoft.Network", "virtualNetworks", "v", "subnets", "n")
+        == "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/n"
+    )
+
+
+def test_both_registration_modules_share_one_state_machine():
+    from ansible_collections.netpol.aks.plugins.modules import feature_registration as fr
+    from ansible_collections.netpol.aks.plugins.modules import provider_registration as pr
+
+    assert isinstance(fr.MACHINE, _arm.Registration)
+    assert isinstance(pr.MACHINE, _arm.Registration)
+    assert fr.plan.__func__ is pr.plan.__func__ is _arm.Registration.plan
+    # they differ only by data: features have an approval-gated Pending state
+    assert fr.MACHINE.plan("Pending", "registered", True) == (None, "Pending")
+    assert pr.MACHINE.plan("Pending", "registered", True) == ("register", "Registered")
+
+
+def test_registration_ensure_requests_waits_and_reports():
+    machine = _arm.Registration("widget", unregistered=("NotRegistered",))
+    reads = iter(["NotRegistered", "Registering", "Registered"])
+    sent = []
+    outcome = machine.ensure(
+        "w",
+        read=lambda: next(reads),
+        request=lambda action: sent.append(action) or "Registering",
+        state_of=str,
+        desired="registered",
+        wait=True,
+        check_mode=False,
+        timeout=10,
+        interval=0,
+    )
+    assert sent == ["register"]
+    assert (outcome.before, outcome.action, outcome.state, outcome.polls) == (
+        "NotRegistered",
+        "register",
+        "Registered",
+        2,
+    )
+
+
+def test_registration_ensure_check_mode_predicts_and_timeout_reports_changed():
+    machine = _arm.Registration("widget", unregistered=("NotRegistered",))
+    outcome = machine.ensure(
+        "w", read=lambda: "NotRegistered", request=None, state_of=str, desired="registered", wait=True,
+        check_mode=True, timeout=10, interval=0,
+    )  # fmt: skip
+    assert (outcome.action, outcome.state) == ("register", "Registered")
+    with pytest.raises(AzureModuleError) as excinfo:
+        machine.ensure(
+            "w", read=lambda: "Registering", request=lambda action: "Registering", state_of=str,
+            desired="registered", wait=True, check_mode=False, timeout=0, interval=0,
+        )  # fmt: skip
+    assert str(excinfo.value).startswith("Timed out waiting for widget w to become Registered")
+    assert excinfo.value.details["changed"] is False  # Registering already: nothing was sent

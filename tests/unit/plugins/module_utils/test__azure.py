@@ -350,3 +350,104 @@ def test_timing_options_are_checked_once_for_all_modules():
     assert [e.split(":")[0] for e in errors] == ["poll_interval", "wait_timeout", "timeout"]
     assert all("use zero or more" in e for e in errors)
     assert _azure.timing_errors({"poll_interval": float("nan")})[0].startswith("poll_interval: nan")
+
+
+# --- azure.azcollection's vocabulary ------------------------------------------------------------------
+
+
+def test_azcollection_aliases_and_environment_names():
+    assert AZURE_AUTH_ARGSPEC["client_secret"]["aliases"] == ["secret"]
+    assert AZURE_AUTH_ARGSPEC["tenant_id"]["aliases"] == ["tenant"]
+    assert AZURE_AUTH_ARGSPEC["client_secret"]["fallback"][1] == ["AZURE_CLIENT_SECRET", "AZURE_SECRET"]
+    assert AZURE_AUTH_ARGSPEC["tenant_id"]["fallback"][1] == ["AZURE_TENANT_ID", "AZURE_TENANT"]
+    assert AZURE_AUTH_ARGSPEC["auth_source"]["fallback"][1] == ["ANSIBLE_AZURE_AUTH_SOURCE"]
+    assert "credential_file" in AZURE_AUTH_ARGSPEC["auth_source"]["choices"]
+
+
+@pytest.mark.parametrize(
+    ("cloud", "authority", "arm"),
+    [
+        ("AzureCloud", "https://login.microsoftonline.com", "https://management.azure.com"),
+        ("AzureChinaCloud", "https://login.chinacloudapi.cn", "https://management.chinacloudapi.cn"),
+        ("AzureUSGovernment", "https://login.microsoftonline.us", "https://management.usgovcloudapi.net"),
+    ],
+)
+def test_cloud_environment_sets_both_endpoints(cloud, authority, arm):
+    settings = auth_settings(params(cloud_environment=cloud))
+    assert settings["authority"] == authority
+    assert settings["resource_manager_endpoint"] == arm
+    assert settings["credential_scopes"] == [f"{arm}/.default"]
+    assert settings["disable_instance_discovery"] is False  # Microsoft authorities are discovered
+
+
+def test_explicit_endpoints_win_over_cloud_environment_and_unknown_clouds_are_refused():
+    settings = auth_settings(
+        params(
+            cloud_environment="AzureChinaCloud",
+            authority_host="https://a.example",
+            resource_manager_endpoint="https://b.example",
+        )
+    )
+    assert (settings["authority"], settings["resource_manager_endpoint"]) == ("https://a.example", "https://b.example")
+    with pytest.raises(AzureModuleError) as excinfo:
+        auth_settings(params(cloud_environment="AzureGermanCloud"))
+    assert str(excinfo.value).startswith("cloud_environment: 'AzureGermanCloud' is not a known cloud")
+
+
+PROFILE = {"subscription_id": "file-sub", "client_id": "file-app", "secret": "file-s3cr3t", "tenant": "file-tenant"}
+
+
+def test_credential_file_gives_the_service_principal():
+    seen = []
+
+    def reader(profile):
+        seen.append(profile)
+        return dict(PROFILE)
+
+    bare = {**dict.fromkeys(AZURE_AUTH_ARGSPEC), "auth_source": "credential_file", "profile": "lab"}
+    settings = auth_settings(bare, credential_file=reader)
+    assert seen == ["lab"]
+    assert settings["source"] == "credentials"
+    assert (settings["tenant_id"], settings["client_id"], settings["client_secret"]) == (
+        "file-tenant",
+        "file-app",
+        "file-s3cr3t",
+    )
+    assert settings["subscription_id"] == "file-sub"
+    credential = build_credential(bare, settings)
+    assert isinstance(credential, ClientSecretCredential)
+
+
+def test_auto_uses_the_credential_file_only_without_a_secret():
+    bare = {**dict.fromkeys(AZURE_AUTH_ARGSPEC), "auth_source": "auto"}
+    assert auth_settings(bare, credential_file=lambda profile: dict(PROFILE))["client_id"] == "file-app"
+    assert auth_settings(params(), credential_file=lambda profile: dict(PROFILE))["client_id"] == "app"
+    assert auth_settings({**bare, "subscription_id": "s"}, credential_file=lambda profile: None)["source"] == "default"
+
+
+def test_credential_file_errors_say_what_to_do():
+    bare = {**dict.fromkeys(AZURE_AUTH_ARGSPEC), "auth_source": "credential_file"}
+    with pytest.raises(AzureModuleError) as excinfo:
+        auth_settings(bare, credential_file=lambda profile: None)
+    assert "~/.azure/credentials does not exist" in str(excinfo.value)
+    with pytest.raises(AzureModuleError) as excinfo:
+        auth_settings(bare, credential_file=lambda profile: {"client_id": "x", "subscription_id": "s"})
+    assert "lacks tenant, secret" in str(excinfo.value)
+
+
+def test_read_credential_file(tmp_path):
+    path = tmp_path / "credentials"
+    path.write_text(
+        "[default]\nsubscription_id = s1\nclient_id = c1\nsecret = x1\ntenant = t1\n\n[lab]\nclient_id = c2\n"
+    )
+    assert _azure.read_credential_file(None, str(path)) == {
+        "subscription_id": "s1",
+        "client_id": "c1",
+        "secret": "x1",
+        "tenant": "t1",
+    }
+    assert _azure.read_credential_file("lab", str(path)) == {"client_id": "c2"}
+    assert _azure.read_credential_file(None, str(tmp_path / "none")) is None
+    with pytest.raises(AzureModuleError) as excinfo:
+        _azure.read_credential_file("prod", str(path))
+    assert "has no [prod] section (it has: default, lab)" in str(excinfo.value)
