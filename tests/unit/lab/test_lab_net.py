@@ -82,6 +82,8 @@ def test_start_refuses_a_missing_build_and_creates_nothing(tmp_path, monkeypatch
 def netns():
     if os.geteuid() != 0:
         pytest.fail("these tests make a network namespace: run them as root, as the lab runs")
+    if not all(lab_net._which(tool) for tool in ("iptables", "iptables-save", "ipset")):
+        subprocess.run([str(lab_net.NET_DIR / "install-deps.sh")], check=True)
     name = f"netpol-lab-u{secrets.token_hex(3)}-node"
     subprocess.run(["ip", "netns", "add", name], check=True)
     subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
