@@ -31,6 +31,7 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
 import signal
@@ -82,6 +83,7 @@ ROLES = {
 }
 
 _PR_SET_PDEATHSIG = 1
+REJECT_AS_DROP_COMMENT = "netpol-lab: a NetworkPolicy denial is a silent drop, as on AKS"
 
 
 class LabNetError(RuntimeError):
@@ -579,6 +581,7 @@ class LabNet:
             coredns_kubeconfig = self._service_account_kubeconfig("coredns")
             self._spawn("coredns", [str(self.binaries["coredns"]), "-conf", str(self._corefile(coredns_kubeconfig))])
             if self.network_policy == "kube-router":
+                netns_run(self.netns, ["iptables", "-w", "-t", "raw", "-A", *self._reject_rule()], check=True)
                 self._spawn("kube-router", self._kube_router_argv(self._service_account_kubeconfig("kube-router")))
             self._wait(
                 "kube-proxy",
@@ -619,6 +622,36 @@ class LabNet:
         tmp.write_text(json.dumps(self.info, indent=2, sort_keys=True) + "\n")
         tmp.rename(self.dir / "info.json")
         return self.info
+
+    def _reject_rule(self) -> list[str]:
+        """kube-router v2.1.0 REJECTs what a policy denies: the node namespace answers the client with
+        an ICMP port unreachable, which the client reports as "connection refused". AKS's policy
+        engines (Azure NPM, Calico, Cilium) drop silently, and the collection tells "blocked" (timed
+        out) from "refused" (a closed port). This rule discards exactly those ICMP errors: port
+        unreachables the node namespace itself sends about a packet addressed to a pod (u32 reads the
+        quoted packet's destination). kube-router still decides every denial. A closed port keeps
+        answering with the pod's own TCP reset, and a Service without endpoints with kube-proxy's
+        ICMP error about the Service address (not a pod address): both stay "refused"."""
+        cidr = ipaddress.ip_network(self.cp["cluster_cidr"])
+        mask, value = int(cidr.netmask), int(cidr.network_address)
+        return [
+            "OUTPUT",
+            "-p",
+            "icmp",
+            "--icmp-type",
+            "port-unreachable",
+            "-m",
+            "u32",
+            # IHL*4 (outer header) + 8 (ICMP header) + 16: the quoted packet's destination address.
+            "--u32",
+            f"0>>22&0x3C@24&{mask:#010x}={value:#010x}",
+            "-m",
+            "comment",
+            "--comment",
+            REJECT_AS_DROP_COMMENT,
+            "-j",
+            "DROP",
+        ]
 
     def _clean_netns(self) -> None:
         """kube-proxy's own cleanup, then whatever rule, chain or ip set is left in the node namespace

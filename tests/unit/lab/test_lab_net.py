@@ -149,3 +149,53 @@ def test_ruleset_sees_rules_and_sets_and_clean_up_removes_them(netns, tmp_path):
     net = lab_net.LabNet(tmp_path, CP, {**NODE, "node_netns": netns}, binaries=BINARIES)
     net._clean_netns()
     assert net.leftovers([]) == {"rules": {}, "pids": []}
+
+
+def _connect_from(netns: str, host: str, port: int) -> str:
+    def connect() -> str:
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            try:
+                sock.connect((host, port))
+            except ConnectionRefusedError:
+                return "refused"
+            except TimeoutError:
+                return "timed out"
+            return "connected"
+
+    return lab_net.in_netns(netns, connect)
+
+
+def test_a_reject_about_a_pod_becomes_a_silent_drop_and_one_about_a_service_stays_refused(netns, tmp_path):
+    """The node namespace REJECTs (as kube-router v2.1.0 does for a denied packet, and kube-proxy for a
+    Service without endpoints); the lab's rule discards only the ICMP errors about pod addresses."""
+    pod = netns.replace("-node", "-p1")
+    steps = [
+        ["ip", "netns", "add", pod],
+        ["ip", "-n", netns, "link", "add", "vp1", "type", "veth", "peer", "name", "eth0", "netns", pod],
+        ["ip", "-n", netns, "addr", "add", "10.244.0.1/24", "dev", "vp1"],
+        ["ip", "-n", netns, "addr", "add", "10.0.0.10/32", "dev", "lo"],
+        ["ip", "-n", netns, "link", "set", "vp1", "up"],
+        ["ip", "-n", pod, "addr", "add", "10.244.0.5/24", "dev", "eth0"],
+        ["ip", "-n", pod, "link", "set", "eth0", "up"],
+        ["ip", "-n", pod, "route", "add", "default", "via", "10.244.0.1"],
+    ]
+    try:
+        for step in steps:
+            subprocess.run(step, check=True)
+        lab_net.netns_run(
+            netns, ["iptables", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "80", "-j", "REJECT"], check=True
+        )
+        assert _connect_from(pod, "10.244.0.1", 80) == "refused"
+        assert _connect_from(pod, "10.0.0.10", 80) == "refused"
+
+        net = lab_net.LabNet(tmp_path, CP, {**NODE, "node_netns": netns}, binaries=BINARIES)
+        lab_net.netns_run(netns, ["iptables", "-w", "-t", "raw", "-A", *net._reject_rule()], check=True)
+        assert _connect_from(pod, "10.244.0.1", 80) == "timed out"
+        assert _connect_from(pod, "10.0.0.10", 80) == "refused"
+        # The rule is not in the host's namespace, and the clean-up removes it.
+        assert lab_net.REJECT_AS_DROP_COMMENT not in "".join(lab_net.ruleset(None)["iptables-nft-save"])
+        net._clean_netns()
+        assert net.leftovers([]) == {"rules": {}, "pids": []}
+    finally:
+        subprocess.run(["ip", "netns", "del", pod], check=False)
