@@ -232,6 +232,24 @@ def test_an_unknown_name_is_nxdomain_and_a_dns_error(core, workload):
     assert result == "dns_error", (rc, out)
 
 
+def test_a_closed_port_and_a_service_without_endpoints_are_refused(core, workload):
+    """Refusals stay refusals with kube-router running: the pod's own reset, kube-proxy's reject."""
+    api_ip = workload["pods"]["api"].status.pod_ip
+    result, rc, out = wget(core, f"{api_ip}:81")
+    assert result == "refused", (rc, out)
+    core.create_namespaced_service(
+        NAMESPACE,
+        {"metadata": {"name": "nobody"}, "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80}]}},
+    )
+    try:
+        result = _eventually(
+            "wget to a Service without endpoints", lambda: ((r := wget(core, "nobody"))[0] == "refused", r)
+        )
+        assert "Connection refused" in result[2]
+    finally:
+        core.delete_namespaced_service("nobody", NAMESPACE)
+
+
 def _deny_all(networking) -> None:
     networking.create_namespaced_network_policy(
         NAMESPACE,
