@@ -64,6 +64,7 @@ COREDNS_HEALTH = 8080
 COREDNS_READY = 8181
 KUBE_ROUTER_HEALTH = 20244
 IPTABLES_TABLES = ("raw", "mangle", "nat", "filter")
+SERVICE_DEVICE = "svc0"  # a bridge without ports in the node namespace that the Service range is routed to
 # What each component may read (and nothing else): CoreDNS's and kube-router's published ClusterRoles,
 # read-only.
 ROLES = {
@@ -576,6 +577,7 @@ class LabNet:
         try:
             self.forwarder = ApiForwarder(self.netns, int(self.cp["url"].rsplit(":", 1)[1]))
             self.forwarder.start()
+            self._service_route()
             self._dns_service()
             self._spawn("kube-proxy", [str(self.binaries["kube-proxy"]), f"--config={self._kube_proxy_config()}"])
             coredns_kubeconfig = self._service_account_kubeconfig("coredns")
@@ -653,11 +655,28 @@ class LabNet:
             "DROP",
         ]
 
+    def _service_route(self) -> None:
+        """A route for the Service range in the node namespace, as a node's default route would give:
+        without one, a packet to a ClusterIP that kube-proxy did not DNAT (a Service without
+        endpoints) is dropped by routing before kube-proxy's filter rules can reject it. The route
+        leads to a bridge without ports (the kernel has no dummy devices), so nothing leaves the
+        namespace."""
+        steps = [
+            ["link", "add", SERVICE_DEVICE, "type", "bridge"],
+            ["link", "set", SERVICE_DEVICE, "up"],
+            ["route", "add", self.cp["service_cidr"], "dev", SERVICE_DEVICE],
+        ]
+        for step in steps:
+            proc = subprocess.run(["ip", "-n", self.netns, *step], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise LabNetError(f"ip -n {self.netns} {' '.join(step)}: {proc.stderr.strip()}")
+
     def _clean_netns(self) -> None:
         """kube-proxy's own cleanup, then whatever rule, chain or ip set is left in the node namespace
-        (only this lab's components put any there)."""
+        (only this lab's components put any there), and the Service route's device."""
         if not (NETNS_DIR / self.netns).exists():
             return
+        subprocess.run(["ip", "-n", self.netns, "link", "del", SERVICE_DEVICE], capture_output=True, check=False)
         with contextlib.suppress(subprocess.TimeoutExpired, OSError):
             netns_run(self.netns, [str(self.binaries["kube-proxy"]), "--cleanup"], timeout=60)
         for prefix in ("iptables", "iptables-legacy"):
@@ -702,6 +721,11 @@ class LabNet:
         left: dict[str, Any] = {"rules": {}, "pids": [p for p in pids or [] if _alive(p)]}
         if (NETNS_DIR / self.netns).exists():
             left["rules"] = {k: v for k, v in ruleset(self.netns).items() if v}
+            link = subprocess.run(
+                ["ip", "-n", self.netns, "link", "show", SERVICE_DEVICE], capture_output=True, check=False
+            )
+            if link.returncode == 0:
+                left["rules"]["links"] = [SERVICE_DEVICE]
         return left
 
     def __enter__(self) -> LabNet:
