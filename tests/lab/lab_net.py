@@ -204,7 +204,7 @@ class ApiForwarder:
         assert self.listener is not None
         while not self.stopped.is_set():
             try:
-                inner, _ = self.listener.accept()
+                inner = self.listener.accept()[0]
             except OSError:
                 return
             try:
@@ -382,7 +382,7 @@ class LabNet:
         slice_name = f"kube-dns-{MANAGED_BY}"
         self._apply(
             discovery.create_namespaced_endpoint_slice,
-            lambda name, ns, body: discovery.replace_namespaced_endpoint_slice(name, ns, body),
+            discovery.replace_namespaced_endpoint_slice,
             slice_name,
             "kube-system",
             {
@@ -754,7 +754,9 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.lab_net", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.lab.lab_net", description=__doc__.split("\n\n", maxsplit=1)[0]
+    )
     parser.add_argument("--control-plane-info", type=Path, required=True, help="the control plane's info.json")
     parser.add_argument("--node-info", type=Path, required=True, help="the lab node's info.json")
     parser.add_argument("--state-dir", type=Path, required=True, help="configuration, kubeconfigs, logs, info.json")

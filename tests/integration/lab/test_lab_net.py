@@ -319,9 +319,9 @@ def test_without_enforcement_the_deny_policy_does_not_block(
         _deny_all(networking)
         # The policy is accepted by the API server, and nothing enforces it: wget keeps working.
         assert networking.read_namespaced_network_policy("deny-all", NAMESPACE).spec.ingress in (None, [])
-        for _ in range(5):
+        for attempt in range(5):
             result = wget(core, "api")
-            assert result[0] == "allowed", result
+            assert result[0] == "allowed", (attempt, result)
             time.sleep(1)
         filter_rules = lab_net.netns_run(net.netns, ["iptables-save", "-t", "filter"]).stdout
         assert "KUBE-ROUTER" not in filter_rules

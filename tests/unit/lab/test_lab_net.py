@@ -98,7 +98,7 @@ def test_forwarder_reaches_a_host_port_from_inside_the_namespace(netns):
     port = server.getsockname()[1]
 
     def echo():
-        conn, _ = server.accept()
+        conn = server.accept()[0]
         with conn:
             conn.sendall(b"host says " + conn.recv(100))
 
