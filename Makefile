@@ -78,6 +78,13 @@ molecule: venv ## molecule test, default (local lab) scenario
 lab-build: ## Build the real lab's Kubernetes and etcd from source once (cached in ~/.cache/netpol-aks/lab)
 	@tests/lab/build/build.sh
 
+.PHONY: lab-net-build lab-net-test
+lab-net-build: ## Build the real lab's CoreDNS and kube-router once (cached); installs iptables and ipset
+	@tests/lab/net/build.sh
+
+lab-net-test: venv lab-build lab-net-build ## Services, DNS and NetworkPolicy on the real lab (needs root and the node)
+	$(BIN)/pytest -ra tests/unit/lab/test_lab_net.py tests/integration/lab/test_lab_net.py
+
 # NETPOL_LAB_KUBE=real: the lab's Kubernetes is the real control plane (built by lab-build) instead of the double.
 lab-up: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
 	$(PY) -m tests.fakes.lab up
