@@ -62,6 +62,22 @@ def seed_pip_bootstrap(python: str) -> None:
         cache.write_text(PIP_BOOTSTRAP_STANDIN)
 
 
+def link_dependencies(tree: Path) -> None:
+    """Put galaxy.yml's collection dependencies (kubernetes.core: doc fragments, module_utils) next to the
+    copy, where ansible-test looks for them, from the `ansible` package that requirements.txt installs."""
+    import importlib.util
+
+    import yaml
+
+    roots = importlib.util.find_spec("ansible_collections").submodule_search_locations
+    for name in yaml.safe_load((ROOT / "galaxy.yml").read_text()).get("dependencies") or {}:
+        namespace, collection = name.split(".")
+        source = next(Path(r) / namespace / collection for r in roots if (Path(r) / namespace / collection).is_dir())
+        target = tree.parent.parent / namespace / collection
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source, target_is_directory=True)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="netpol-aks-sanity-") as scratch:
         return run_in(Path(scratch) / "ansible_collections" / "netpol" / "aks")
@@ -82,6 +98,7 @@ def run_in(tree: Path) -> int:
         target = tree / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
+    link_dependencies(tree)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     seed_pip_bootstrap(python)
     command = [str(Path(sys.executable).with_name("ansible-test")), "sanity", "--python", python, "--color", "no"]
