@@ -11,7 +11,7 @@ PY        := $(BIN)/python
 COLL_LINK := .collections/ansible_collections/netpol/aks
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down bench clean oracles differential
+.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down lab-node lab-node-test bench clean oracles differential
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,12 @@ lab-up: venv ## Start the local lab (simulated Azure + Kubernetes) and write .la
 
 lab-down: ## Stop the local lab
 	@if [ -x $(PY) ]; then $(PY) -m tests.fakes.lab down; fi
+
+lab-node: ## Build the real lab's node (virtual-kubelet; busybox and nginx from Debian) into the cache
+	tests/lab/node/build.sh
+
+lab-node-test: venv lab-node ## The lab node's tests, with the real control plane (needs root)
+	$(BIN)/pytest -ra tests/integration/lab/test_lab_node.py
 
 demo: venv ## Run playbooks/demo.yml on the local lab (simulated cluster)
 	@./scripts/demo.sh
