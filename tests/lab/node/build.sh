@@ -13,8 +13,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
+# shellcheck source=../versions.env
+. "$here/../versions.env"
 cache_root=${NETPOL_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netpol-aks/lab}
 out="$cache_root/node-$VIRTUAL_KUBELET_VERSION"
 
@@ -32,10 +32,10 @@ mkdir -p "$out/bin" "$out/images" "$out/src"
 
 grep -qE "^\s*github.com/virtual-kubelet/virtual-kubelet $VIRTUAL_KUBELET_VERSION\$" "$here/go.mod" ||
   grep -qE "^require github.com/virtual-kubelet/virtual-kubelet $VIRTUAL_KUBELET_VERSION\$" "$here/go.mod" ||
-  die "$here/go.mod must require github.com/virtual-kubelet/virtual-kubelet $VIRTUAL_KUBELET_VERSION (versions.env)"
+  die "$here/go.mod must require github.com/virtual-kubelet/virtual-kubelet $VIRTUAL_KUBELET_VERSION (tests/lab/versions.env)"
 
 # --- the node binary ---------------------------------------------------------------------------
-ldflags="-s -w -X main.version=$VIRTUAL_KUBELET_VERSION -X main.kubernetesVersion=$NODE_KUBERNETES_VERSION"
+ldflags="-s -w -X main.version=$VIRTUAL_KUBELET_VERSION -X main.kubernetesVersion=$KUBERNETES_VERSION"
 stamp=$({ cat "$here/go.mod" "$here/go.sum" "$here"/*.go; go version; echo "$ldflags"; } | sha256sum | cut -d' ' -f1)
 if [[ -x $out/bin/netpol-lab-node && -f $out/bin/.stamp && $(<"$out/bin/.stamp") == "$stamp" ]]; then
   echo "lab node build: netpol-lab-node: cached in $out/bin"
