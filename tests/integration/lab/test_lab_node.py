@@ -259,6 +259,29 @@ def test_nginx_serves_its_page_to_another_pods_wget(core, namespace, busybox, ng
     assert "wget: not found" in out
 
 
+def test_the_walkthroughs_unprivileged_nginx(core, namespace, busybox):
+    """The workload role's api pod: nginx-unprivileged (uid 101, port 8080), restricted, read-only root."""
+    manifest = pod_manifest(
+        "api",
+        "nginxinc/nginx-unprivileged:1.27-alpine",
+        securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        container={
+            "ports": [{"name": "http", "containerPort": 8080}],
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        },
+    )
+    api = run_ready(core, namespace, manifest)
+    rc, out = exec_in(core, namespace, "bb", ["wget", "-q", "-O", "-", "-T", "5", f"http://{api.status.pod_ip}:8080/"])
+    assert rc == 0, out
+    assert "<title>Welcome to nginx!</title>" in out
+    rc, out = exec_in(core, namespace, "api", ["id", "-u"])  # the image's USER; alpine tags have busybox
+    assert (rc, out) == (0, "101\n")
+
+
 def test_closed_port_is_refused_by_real_wget_and_nc(core, namespace, busybox, nginx):
     ip = nginx.status.pod_ip
     rc, out = exec_in(core, namespace, "bb", ["wget", "-q", "-O", "-", "-T", "3", f"http://{ip}:81/"])

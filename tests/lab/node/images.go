@@ -25,6 +25,8 @@ type Image struct {
 	Nginx      bool   // runs nginx when the pod gives no command
 	NginxPort  int
 	DefaultCmd []string
+	// The image's USER when not root (nginx-unprivileged runs as 101:101).
+	UID, GID *int64
 }
 
 // Repository names as the distribution spec allows them (lower case, digits, separators).
@@ -68,6 +70,8 @@ func ResolveImage(ref, imagesDir string) (*Image, error) {
 		img.NginxPort = 80
 		if strings.Contains(last, "unprivileged") {
 			img.NginxPort = 8080
+			uid := int64(101)
+			img.UID, img.GID = &uid, &uid
 		}
 		img.Root = filepath.Join(imagesDir, "nginx")
 		if strings.Contains(tag, "alpine") {

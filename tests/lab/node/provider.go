@@ -353,6 +353,9 @@ func (ps *podState) configError(c *ctrState) string {
 	sc := c.spec.SecurityContext
 	nonRoot := psc.RunAsNonRoot != nil && *psc.RunAsNonRoot
 	var uid *int64 = psc.RunAsUser
+	if uid == nil && c.image != nil {
+		uid = c.image.UID
+	}
 	if sc != nil {
 		if sc.RunAsNonRoot != nil {
 			nonRoot = *sc.RunAsNonRoot
@@ -392,6 +395,9 @@ func (ps *podState) start(c *ctrState) error {
 	psc := ps.podSecurity()
 	sc := c.spec.SecurityContext
 	uid, gid := int64(0), int64(0)
+	if c.image.UID != nil {
+		uid, gid = *c.image.UID, *c.image.GID
+	}
 	if psc.RunAsUser != nil {
 		uid = *psc.RunAsUser
 	}
@@ -468,6 +474,9 @@ func (ps *podState) start(c *ctrState) error {
 		outW.Close()
 		return err
 	}
+	// The container's user may reopen its stdout and stderr (/dev/stdout), as with a runtime's fifos.
+	_ = outW.Chown(int(uid), int(gid))
+	_ = errW.Chown(int(uid), int(gid))
 	cmd := exec.Command("nsenter", "--net="+nsPath(ps.p.net.PodNS(ps.index)),
 		fmt.Sprintf("--uts=/proc/%d/ns/uts", ps.pause.Process.Pid),
 		fmt.Sprintf("--ipc=/proc/%d/ns/ipc", ps.pause.Process.Pid),
