@@ -330,6 +330,24 @@ def test_unknown_image_is_err_image_pull_then_backoff(core, namespace):
     assert seen <= probe._FATAL_WAITING | {"ContainerCreating"}
 
 
+def test_run_as_non_root_with_a_root_image_is_a_config_error(core, namespace):
+    manifest = pod_manifest("rootimg", "busybox:1.36", ["sleep", "60"], securityContext={"runAsNonRoot": True})
+    name = create(core, namespace, manifest)
+
+    def config_error(pod):
+        cs = (pod.status.container_statuses or [None])[0]
+        return (
+            cs is not None and cs.state.waiting is not None and cs.state.waiting.reason == "CreateContainerConfigError"
+        )
+
+    pod = wait_pod(core, namespace, name, config_error, "reported CreateContainerConfigError", timeout=30)
+    assert (
+        "container has runAsNonRoot and image will run as root"
+        in pod.status.container_statuses[0].state.waiting.message
+    )
+    assert pod.status.phase == "Pending"
+
+
 def test_command_args_env_and_working_dir(core, namespace):
     manifest = pod_manifest(
         "cmd",

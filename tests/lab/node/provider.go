@@ -50,6 +50,7 @@ type Provider struct {
 type podState struct {
 	p        *Provider
 	mu       sync.Mutex
+	pushMu   sync.Mutex // serialises status deliveries (push)
 	pod      *corev1.Pod
 	index    int
 	ip       net.IP
@@ -107,6 +108,10 @@ func (p *Provider) push(ps *podState) {
 	if f == nil {
 		return
 	}
+	// One delivery at a time per pod, in the order the snapshots are taken: an older status must
+	// never arrive after a newer one (nothing else might change for a long time to correct it).
+	ps.pushMu.Lock()
+	defer ps.pushMu.Unlock()
 	ps.mu.Lock()
 	pod := ps.snapshot()
 	ps.mu.Unlock()
