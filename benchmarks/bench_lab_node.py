@@ -108,7 +108,7 @@ def main() -> int:
         wait(all_ready)
         print(f"{args.pods} busybox pods, create to all Ready:   {time.monotonic() - t0:6.2f} s")
         times = []
-        for _ in range(10):
+        for _round in range(10):
             t1 = time.monotonic()
             stream(core.connect_get_namespaced_pod_exec, "p0", ns, command=["true"], stderr=True, stdout=True)
             times.append(time.monotonic() - t1)

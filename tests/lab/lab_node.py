@@ -174,7 +174,9 @@ class LabNode:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.lab_node", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.lab.lab_node", description=__doc__.split("\n\n", maxsplit=1)[0]
+    )
     parser.add_argument("--control-plane-info", type=Path, required=True, help="the control plane's info.json")
     parser.add_argument("--state-dir", type=Path, required=True, help="pods' files, logs and info.json")
     parser.add_argument("--pod-cidr", default=DEFAULT_POD_CIDR)

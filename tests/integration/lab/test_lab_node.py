@@ -291,8 +291,8 @@ def test_closed_port_is_refused_by_real_wget_and_nc(core, namespace, busybox, ng
     rc, out = exec_in(core, namespace, "bb", ["nc", "-vv", "-z", "-w", "3", ip, "81"])
     assert rc == 1, out
     assert "Connection refused" in out, out
-    rc, _ = exec_in(core, namespace, "bb", ["nc", "-z", "-w", "3", ip, "80"])
-    assert rc == 0
+    rc, out = exec_in(core, namespace, "bb", ["nc", "-z", "-w", "3", ip, "80"])
+    assert rc == 0, out
 
 
 def test_the_probe_pod_and_script_of_the_collection(core, namespace, nginx):

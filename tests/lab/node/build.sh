@@ -80,7 +80,7 @@ else
   echo "lab node build: busybox $BUSYBOX_VERSION: fetching Debian's source package ($BUSYBOX_DEBIAN_SUITE)"
   (cd "$src" && apt-get "${apt_opts[@]}" -qq source --download-only busybox > /dev/null) ||
     die "apt-get source busybox ($BUSYBOX_DEBIAN_SUITE) failed"
-  tarball=$(ls "$src"/busybox_"$BUSYBOX_VERSION".orig.tar.* 2> /dev/null | head -1)
+  tarball=$(find "$src" -maxdepth 1 -name "busybox_$BUSYBOX_VERSION.orig.tar.*" | head -1)
   [[ -n $tarball ]] || die "busybox_$BUSYBOX_VERSION.orig.tar.* not found in Debian's source package (pin BUSYBOX_VERSION to the suite's)"
   tar -C "$src" -xf "$tarball"
   echo "lab node build: busybox: compiling with upstream's defconfig (the busybox image's; tc left out: it does not build against current kernel headers)"
