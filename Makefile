@@ -75,8 +75,10 @@ integration: venv ## pytest, integration tests only (playbooks against the doubl
 molecule: venv ## molecule test, default (local lab) scenario
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s default
 
-lab-build: ## Build the real lab's Kubernetes and etcd from source once (cached in ~/.cache/netpol-aks/lab)
+lab-build: ## Build the real lab once: Kubernetes, etcd, the node, CoreDNS, kube-router (cached in ~/.cache/netpol-aks/lab)
 	@tests/lab/build/build.sh
+	@tests/lab/node/build.sh
+	@tests/lab/net/build.sh
 
 .PHONY: lab-net-build lab-net-test
 lab-net-build: ## Build the real lab's CoreDNS and kube-router once (cached); installs iptables and ipset

@@ -9,7 +9,6 @@ the last test stops the node and checks that nothing of it is left. Needs root (
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -38,11 +37,6 @@ def _control_plane_info(tmp_path_factory):
     if given:
         yield json.loads(Path(given).read_text())
         return
-    if importlib.util.find_spec("tests.lab.control_plane") is None:
-        pytest.skip(
-            "the real control plane (tests/lab/control_plane.py) is not on this branch yet; "
-            "run against a running one with NETPOL_LAB_CONTROL_PLANE_INFO=<its info.json>"
-        )
     from tests.lab.control_plane import ControlPlane
 
     plane = ControlPlane(tmp_path_factory.mktemp("control-plane"))
