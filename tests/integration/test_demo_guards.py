@@ -73,6 +73,8 @@ def failure(run) -> str:
         ),
         ({"aks_docker_bridge_cidr": "172.17.0.1"}, "aks_docker_bridge_cidr: '172.17.0.1' has no prefix length"),
         ({"netpol_namespace": "Netpol_Demo"}, "workload_namespace (Netpol_Demo)"),
+        ({"vnet_name": "v"}, "vnet_name: 'v' is not a valid virtual network name; use 2-64 letters"),
+        ({"aks_dns_prefix": "my_cluster"}, "aks_dns_prefix: 'my_cluster' is not a valid DNS prefix"),
     ],
     ids=[
         "subnet-octet-300",
@@ -85,6 +87,8 @@ def failure(run) -> str:
         "service-cidr-overlaps-subnet",
         "docker-bridge-without-prefix",
         "namespace-not-a-kubernetes-name",
+        "vnet-name-too-short",
+        "dns-prefix-underscore",
     ],
 )
 def test_a_bad_input_stops_the_demo_before_any_write(ansible_playbook, lab, azure_double, kube_double, extra, message):
