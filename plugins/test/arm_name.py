@@ -10,8 +10,8 @@ short_description: Is the value a valid Azure Resource Manager name for a kind o
 version_added: 0.1.0
 author: netpol.aks contributors
 description:
-  - True when the value follows ARM's naming rule (length and characters) for the kind of resource: the rules the
-    collection's modules check before their first request.
+  - True when the value follows the naming rule of Azure Resource Manager (length and characters) for the kind of
+    resource, the rule the collection's modules check before their first request.
   - To say why a name is not valid, use the filter P(netpol.aks.arm_name_problem#filter).
 options:
   _input:
