@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration._azure_playbooks import writes
 from tests.integration.probe import cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,11 @@ def lab(azure_double, kube_double, tmp_path) -> dict[str, str]:
     lab_dir = tmp_path / "lab"
     lab_dir.mkdir()
     return {**azure_double.env, **kube_double.env, "NETPOL_LAB_DIR": str(lab_dir)}
+
+
+def kube_changes(kube_double) -> list[dict]:
+    """Requests that change the cluster (kubernetes.core's check mode sends server-side dry runs: not changes)."""
+    return [r for r in kube_double.requests() if r["method"] not in ("GET", "HEAD") and "dryRun=All" not in r["query"]]
 
 
 def _changed(run) -> int:
@@ -49,6 +55,16 @@ def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, 
     put = [r for r in azure_double.arm_requests("PUT") if "managedClusters" in r["path"]]
     profile = put[0]["body"]["properties"]["networkProfile"]
     assert (profile["networkPlugin"], profile["networkPolicy"]) == ("azure", "calico")
+
+    # Check mode on the finished walkthrough runs every step, predicts each step's changes and writes nothing.
+    azure_writes = len(writes(azure_double))
+    kube_writes = len(kube_changes(kube_double))
+    check = ansible_playbook(DEMO, env=lab, extra_vars=FAST, check=True, diff=True, json_output=False)
+    assert check.rc == 0, check.output
+    assert "cannot be predicted" not in check.stdout
+    assert len(writes(azure_double)) == azure_writes
+    assert len(kube_changes(kube_double)) == kube_writes
+    assert cluster.policy_names(kube_double) == ["api-allow", "api-deny"]
 
     deny = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="deny")
     assert deny.rc == 0, deny.output

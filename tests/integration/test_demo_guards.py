@@ -30,6 +30,7 @@ def lab(azure_double, kube_double, tmp_path) -> dict[str, str]:
 
 
 def kube_writes(kube_double) -> list[dict]:
+    """Every request that is not a read (server-side dry runs included: the guards send nothing at all)."""
     return [r for r in kube_double.requests() if r["method"] not in ("GET", "HEAD")]
 
 
@@ -289,3 +290,27 @@ def test_no_subscription_stops_the_azure_steps(ansible_playbook, tmp_path):
     run = ansible_playbook(DEMO, env=env, tags="network")
     assert run.rc != 0
     assert "No Azure subscription is set, so the Azure steps cannot run. On the local lab: `make lab-up" in failure(run)
+
+
+# --- issue 11 item 12: check mode end to end -----------------------------------------------------------
+
+
+def test_check_mode_on_a_fresh_lab_runs_through_and_says_what_it_cannot_predict(
+    ansible_playbook, lab, azure_double, kube_double
+):
+    run = ansible_playbook(DEMO, env=lab, extra_vars=FAST, check=True, diff=True, json_output=False)
+    assert run.rc == 0, run.output
+    # Steps 1-4 are predicted ...
+    assert "changed: [localhost]" in run.stdout
+    assert re.search(
+        r"TASK \[netpol\.aks\.aks : Create or update the cluster\][^\n]*\n(?:[^\n]*\n)*?changed:", run.stdout
+    )
+    # ... steps 5-9 cannot be, and the run says so instead of failing on a missing kubeconfig.
+    assert "so steps 5-9 (workload, baseline, deny, allow, label) cannot be predicted and are not run" in run.stdout
+    assert "Could not find or access" not in run.output
+    assert [
+        r
+        for r in azure_double.arm_requests()
+        if r["method"] in ("PUT", "PATCH", "DELETE", "POST") and "/list" not in r["path"]
+    ] == []
+    assert kube_writes(kube_double) == []
