@@ -48,6 +48,17 @@ def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, 
     # baseline, deny, allow, label - in that order.
     assert observed == [("allowed", "allowed"), ("blocked", "blocked"), ("blocked", "blocked"), ("allowed", "allowed")]
     assert "predicted by the NetworkPolicy engine" in full.stdout
+    # Output a person reads: the tables as text blocks, one summary of the probing steps at the end.
+    assert "msg: |-\n        observed ('.' allowed, 'X' blocked):\n" in full.stdout
+    summary = full.stdout.split("TASK [Summary of the steps that probed]")[1]
+    rows = re.findall(r"^ +(baseline|deny|allow|label) +(\w+) +(\w+) +(\d+\.\d)$", summary, re.MULTILINE)
+    assert [row[:3] for row in rows] == [
+        ("baseline", "allowed", "allowed"),
+        ("deny", "blocked", "blocked"),
+        ("allow", "blocked", "blocked"),
+        ("label", "allowed", "allowed"),
+    ]
+    assert "TASK [netpol.aks.policies : Allow policy (allow.yaml) - remove]" in full.stdout  # the deny step
     assert "match the expectation" in full.stdout
     # The kube steps used the kubeconfig step 4 fetched from (simulated) AKS, kept under the lab's directory.
     kubeconfig = Path(lab["NETPOL_LAB_DIR"]) / "aks-kubeconfig"
