@@ -3,16 +3,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """PRIVATE to the collection; may change at any time.
 
-The shared Kubernetes connection options (named and read from the environment exactly as
-kubernetes.core names them, see doc fragment netpol.aks.kube), how they become a
-``kubernetes.client.ApiClient``, and ``read_cluster``: namespaces, pods and NetworkPolicies in the
-shapes ``module_utils.netpol.Cluster`` takes.
+The collection's one Kubernetes layer: the connection options and client of kubernetes.core
+(``KUBE_AUTH_ARG_SPEC``, its client factory), retries (``kube_retry``), the API as raw JSON with one
+error type (``KubeClient``, ``KubeError``), the modules' base (``KubeModule``), and ``read_cluster``:
+namespaces, pods and NetworkPolicies in the shapes ``module_utils.netpol.Cluster`` takes.
 
 Modules use it as::
 
-    argument_spec = {**copy.deepcopy(KUBE_AUTH_ARG_SPEC), ...}
-    api_client = build_api_client(module.params)        # raises KubeError
-    data = read_cluster(api_client, namespaces=[...], label_selector="app=api")
+    module = KubeModule(argument_spec={...}, supports_check_mode=True)
+    try:
+        data = read_cluster(module.kube(), namespaces=[...], label_selector="app=api")
+    except KubeError as err:
+        module.fail_from_error(err)
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import copy
 import email.utils
 import functools
 import json
-import os
 import random
 import re
 import time
@@ -30,14 +31,15 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
 try:
     import urllib3
     from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
     from kubernetes.client.exceptions import ApiException
 
     HAS_KUBERNETES = True
@@ -50,54 +52,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the libr
         status = None
 
 
-def _env(*names: str) -> tuple:
-    return (env_fallback, list(names))
-
-
-# Option names, aliases and K8S_AUTH_* variables mirror kubernetes.core (args_common.AUTH_ARG_SPEC and
-# module_utils/k8s/client.py: each option is read from K8S_AUTH_<OPTION> or K8S_AUTH_<CLIENT NAME>).
-KUBE_AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
-    "kubeconfig": {"type": "raw", "fallback": _env("K8S_AUTH_KUBECONFIG")},
-    "context": {"type": "str", "fallback": _env("K8S_AUTH_CONTEXT")},
-    "host": {"type": "str", "fallback": _env("K8S_AUTH_HOST")},
-    "api_key": {"type": "str", "no_log": True, "fallback": _env("K8S_AUTH_API_KEY")},
-    "username": {"type": "str", "fallback": _env("K8S_AUTH_USERNAME")},
-    "password": {"type": "str", "no_log": True, "fallback": _env("K8S_AUTH_PASSWORD")},
-    "validate_certs": {
-        "type": "bool",
-        "aliases": ["verify_ssl"],
-        "fallback": _env("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
-    },
-    "ca_cert": {
-        "type": "path",
-        "aliases": ["ssl_ca_cert"],
-        "fallback": _env("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
-    },
-    "client_cert": {
-        "type": "path",
-        "aliases": ["cert_file"],
-        "fallback": _env("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
-    },
-    "client_key": {
-        "type": "path",
-        "aliases": ["key_file"],
-        "no_log": False,
-        "fallback": _env("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
-    },
-    "proxy": {"type": "str", "fallback": _env("K8S_AUTH_PROXY")},
-    "no_proxy": {"type": "str", "fallback": _env("K8S_AUTH_NO_PROXY")},
-    "proxy_headers": {
-        "type": "dict",
-        "options": {
-            "proxy_basic_auth": {"type": "str", "no_log": True},
-            "basic_auth": {"type": "str", "no_log": True},
-            "user_agent": {"type": "str"},
-        },
-    },
-}
-
-KUBE_AUTH_OPTIONS = tuple(KUBE_AUTH_ARG_SPEC)
-_PROXY_HEADERS = tuple(KUBE_AUTH_ARG_SPEC["proxy_headers"]["options"])
+# The connection options are kubernetes.core's own (argument spec, doc fragment
+# kubernetes.core.k8s_auth_options, K8S_AUTH_* variables, client factory), so one module_defaults
+# (group/netpol.aks.kube extends group/kubernetes.core.k8s) serves both collections' modules.
+KUBE_AUTH_ARG_SPEC: dict[str, dict[str, Any]] = copy.deepcopy(AUTH_ARG_SPEC)
 
 
 class KubeError(Exception):
@@ -217,112 +175,52 @@ def _require_kubernetes() -> None:
         )
 
 
-def _set(params: Mapping[str, Any], name: str) -> bool:
-    value = params.get(name)
-    return value is not None and value != ""
-
-
-def build_configuration(params: Mapping[str, Any]) -> Any:
-    """A ``kubernetes.client.Configuration`` from the connection options (never the global default).
-
-    As kubernetes.core does: explicit credentials with ``host`` need no kubeconfig; otherwise the
-    kubeconfig (path, ``:``-separated paths, or a dict) and ``context`` are loaded; with neither, the
-    in-cluster service account is tried, then ``~/.kube/config``. Explicit options then override.
-    """
-    _require_kubernetes()
-    configuration = k8s_client.Configuration()
-    has_credentials = _set(params, "host") and (
-        (_set(params, "username") and _set(params, "password"))
-        or _set(params, "api_key")
-        or (_set(params, "client_cert") and _set(params, "client_key"))
-    )
-    kubeconfig = params.get("kubeconfig")
-    context = params.get("context") or None
-    try:
-        if has_credentials:
-            pass
-        elif isinstance(kubeconfig, Mapping):
-            k8s_config.load_kube_config_from_dict(
-                config_dict=dict(kubeconfig), context=context, client_configuration=configuration, persist_config=False
-            )
-        elif kubeconfig or context:
-            if kubeconfig is not None and not isinstance(kubeconfig, str):
-                raise KubeError(f"kubeconfig: must be a path or a kubeconfig mapping, got {type(kubeconfig).__name__}")
-            k8s_config.load_kube_config(
-                config_file=kubeconfig or None,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        else:
-            try:
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            except k8s_config.ConfigException:
-                k8s_config.load_kube_config(client_configuration=configuration, persist_config=False)
-    except KubeError:
-        raise
-    except (k8s_config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        where = (
-            "the kubeconfig mapping"
-            if isinstance(kubeconfig, Mapping)
-            else (kubeconfig or "the default kubeconfig (~/.kube/config)")
-        )
-        raise KubeError(
-            f"Failed to load Kubernetes credentials from {where}"
-            + (f" (context {context!r})" if context else "")
-            + f": {str(exc).rstrip('.')}. Set kubeconfig/context, or host with api_key, username/password or client_cert/client_key.",
-            exc,
-        ) from exc
-
-    if _set(params, "host"):
-        configuration.host = str(params["host"]).rstrip("/")
-    if _set(params, "api_key"):
-        configuration.api_key = {"authorization": f"Bearer {params['api_key']}"}
-        configuration.api_key_prefix = {}
-    if _set(params, "username"):
-        configuration.username = params["username"]
-    if _set(params, "password"):
-        configuration.password = params["password"]
-    if _set(params, "username") and _set(params, "password") and not _set(params, "api_key"):
-        # The generated client only sends the 'authorization' api_key; basic auth goes through it.
-        configuration.api_key = {"authorization": configuration.get_basic_auth_token()}
-    if params.get("validate_certs") is not None:
-        configuration.verify_ssl = bool(params["validate_certs"])
-    if _set(params, "ca_cert"):
-        configuration.ssl_ca_cert = params["ca_cert"]
-    if _set(params, "client_cert"):
-        configuration.cert_file = params["client_cert"]
-    if _set(params, "client_key"):
-        configuration.key_file = params["client_key"]
-    if _set(params, "proxy"):
-        configuration.proxy = params["proxy"]
-    if _set(params, "no_proxy"):
-        configuration.no_proxy = params["no_proxy"]
-    headers = params.get("proxy_headers")
-    if headers is None:  # as kubernetes.core: K8S_AUTH_PROXY_HEADERS_<SUBOPTION>
-        headers = {k: os.environ.get(f"K8S_AUTH_PROXY_HEADERS_{k.upper()}") for k in _PROXY_HEADERS}
-    headers = {k: v for k, v in headers.items() if v is not None}
-    if headers:
-        import urllib3
-
-        configuration.proxy_headers = urllib3.util.make_headers(**headers)
-    if not configuration.host:
-        raise KubeError("No Kubernetes API server: set host, or kubeconfig/context pointing at a cluster.")
-    # Retries are kube_retry's, in one place: urllib3's own (connection errors, and a 429/503 with
-    # Retry-After for some methods only) would multiply with them.
-    configuration.retries = False
-    return configuration
-
-
-def build_api_client(params: Mapping[str, Any]) -> Any:
-    """A ``kubernetes.client.ApiClient`` built from the module's connection options."""
-    return k8s_client.ApiClient(build_configuration(params))
+@kube_retry()
+def _k8s_client(auth: Mapping[str, Any]) -> Any:
+    # kubernetes.core's factory; it also reads the server's /version, hence the retries.
+    return get_api_client(**auth)
 
 
 def api_client_factory(params: Mapping[str, Any]) -> Callable[[], Any]:
-    """The connection options read once (raises KubeError); each call then returns a fresh ApiClient."""
-    configuration = build_configuration(params)
-    return lambda: k8s_client.ApiClient(configuration)
+    """Fresh ``kubernetes.client.ApiClient``s for the connection options, through kubernetes.core's client
+    factory (its K8S_AUTH_* variables, kubeconfig and context loading, in-cluster config, impersonation,
+    ``persist_config``). Raises KubeError. Each call returns a new ApiClient (an exec needs its own), with
+    the factory's headers; retries are ``kube_retry``'s alone (urllib3's are turned off).
+    """
+    _require_kubernetes()
+    auth = {name: params[name] for name in KUBE_AUTH_ARG_SPEC if params.get(name) is not None}
+    where = auth.get("host") or auth.get("kubeconfig") or "the default kubeconfig (~/.kube/config)"
+    if isinstance(where, Mapping):
+        where = "the kubeconfig mapping"
+    try:
+        k8s = _k8s_client(auth)
+    except CoreException as exc:
+        detail = str(exc).removeprefix("Could not create API client: ").rstrip(".")
+        context = f" (context {auth['context']!r})" if auth.get("context") else ""
+        raise KubeError(
+            f"Failed to load Kubernetes credentials from {where}{context}: {detail}. "
+            "Set kubeconfig/context, or host with api_key or client_cert/client_key.",
+            exc,
+        ) from exc
+    except Exception as exc:
+        raise KubeError(f"Failed to connect to the Kubernetes API ({where}): {api_error_text(exc)}", exc) from exc
+    configuration = k8s.configuration
+    if not configuration.host:
+        raise KubeError("No Kubernetes API server: set host, or kubeconfig/context pointing at a cluster.")
+    configuration.retries = False
+    headers = dict(k8s.client.client.default_headers)
+
+    def factory() -> Any:
+        api_client = k8s_client.ApiClient(configuration)
+        api_client.default_headers.update(headers)
+        return api_client
+
+    return factory
+
+
+def build_api_client(params: Mapping[str, Any]) -> Any:
+    """One ``kubernetes.client.ApiClient`` for the connection options (see api_client_factory)."""
+    return api_client_factory(params)()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +505,9 @@ class KubeModule:
     def __init__(self, argument_spec: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         spec = copy.deepcopy(KUBE_AUTH_ARG_SPEC)
         spec.update(argument_spec or {})
-        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        # kubernetes.core's module base: it checks the kubernetes library and keeps the secrets of a
+        # kubeconfig given as a mapping out of logs and results.
+        self.module = AnsibleK8SModule(argument_spec=spec, check_pyyaml=False, **kwargs)
         if not HAS_KUBERNETES:
             self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
         self._factory: Callable[[], Any] | None = None

@@ -31,6 +31,7 @@ description:
 author:
   - netpol.aks contributors (@netpol)
 extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
   - netpol.aks.kube
   - netpol.aks.attributes
   - netpol.aks.attributes.INFO_MODULE

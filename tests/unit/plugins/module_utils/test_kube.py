@@ -1,7 +1,7 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""_kube: connection options (names and K8S_AUTH_* variables as kubernetes.core), ApiClient, read_cluster."""
+"""_kube: connection options and client from kubernetes.core (against the Kubernetes double), read_cluster."""
 
 from __future__ import annotations
 
@@ -9,128 +9,88 @@ import json
 
 import kubernetes
 import pytest
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+import yaml
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
-KUBERNETES_CORE_OPTIONS = {
-    "kubeconfig",
-    "context",
-    "host",
-    "api_key",
-    "username",
-    "password",
-    "validate_certs",
-    "ca_cert",
-    "client_cert",
-    "client_key",
-    "proxy",
-    "no_proxy",
-    "proxy_headers",
-}
 
-
-def validated(monkeypatch, env=None, **params):
+@pytest.fixture(autouse=True)
+def no_k8s_auth_env(monkeypatch, tmp_path):
     for key in list(__import__("os").environ):
-        if key.startswith("K8S_AUTH_"):
+        if key.startswith("K8S_AUTH_") or key == "KUBECONFIG":
             monkeypatch.delenv(key)
-    for key, value in (env or {}).items():
-        monkeypatch.setenv(key, value)
-    result = ArgumentSpecValidator(_kube.KUBE_AUTH_ARG_SPEC).validate(params)
-    assert not result.error_messages, result.error_messages
-    return result.validated_parameters
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # kubernetes.core's discovery cache
 
 
-def test_option_names_and_aliases_mirror_kubernetes_core():
-    assert set(_kube.KUBE_AUTH_ARG_SPEC) == KUBERNETES_CORE_OPTIONS
-    spec = _kube.KUBE_AUTH_ARG_SPEC
-    assert spec["validate_certs"]["aliases"] == ["verify_ssl"]
-    assert spec["ca_cert"]["aliases"] == ["ssl_ca_cert"]
-    assert spec["client_cert"]["aliases"] == ["cert_file"]
-    assert spec["client_key"]["aliases"] == ["key_file"]
-    assert spec["api_key"]["no_log"] is True
-    assert spec["password"]["no_log"] is True
+def namespace_names(api_client) -> list[str]:
+    data = kubernetes.client.CoreV1Api(api_client).list_namespace(_preload_content=False)
+    return [n["metadata"]["name"] for n in json.loads(data.data)["items"]]
 
 
-def test_env_fallbacks_use_kubernetes_core_variable_names(monkeypatch):
-    params = validated(
-        monkeypatch,
-        env={
-            "K8S_AUTH_HOST": "https://k8s.example:6443/",
-            "K8S_AUTH_API_KEY": "token-1",
-            "K8S_AUTH_VERIFY_SSL": "false",
-            "K8S_AUTH_SSL_CA_CERT": "/tmp/ca.pem",
-            "K8S_AUTH_CONTEXT": "ctx",
-            "K8S_AUTH_PROXY": "http://proxy:3128",
-        },
+def test_the_options_are_kubernetes_cores():
+    assert _kube.KUBE_AUTH_ARG_SPEC == AUTH_ARG_SPEC
+    assert _kube.KUBE_AUTH_ARG_SPEC is not AUTH_ARG_SPEC
+    for name in ("impersonate_user", "impersonate_groups", "persist_config", "proxy_headers"):
+        assert name in _kube.KUBE_AUTH_ARG_SPEC
+
+
+def test_k8s_auth_variables_are_read(kube_double, monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", str(kube_double.kubeconfig))
+    client = _kube.build_api_client({})
+    assert client.configuration.host == kube_double.url
+    assert "default" in namespace_names(client)
+
+
+def test_host_token_and_ca_without_a_kubeconfig(kube_double, monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_HOST", "https://ignored.invalid:1")
+    params = {"host": kube_double.url + "/", "api_key": kube_double.token, "ca_cert": str(kube_double.ca_file)}
+    client = _kube.build_api_client(params)
+    assert client.configuration.host == kube_double.url
+    assert client.configuration.retries is False  # kube_retry is the only retry layer
+    assert "default" in namespace_names(client)
+
+
+def test_kubeconfig_as_a_mapping_with_a_context(kube_double):
+    config = yaml.safe_load(kube_double.kubeconfig.read_text())
+    config["contexts"].append({"name": "other", "context": dict(config["contexts"][0]["context"], namespace="x")})
+    client = _kube.build_api_client({"kubeconfig": config, "context": "other"})
+    assert "default" in namespace_names(client)
+
+
+def test_impersonation_headers_reach_every_client(kube_double):
+    factory = _kube.api_client_factory(
+        {"kubeconfig": str(kube_double.kubeconfig), "impersonate_user": "alice", "impersonate_groups": ["a", "b"]}
     )
-    assert params["host"] == "https://k8s.example:6443/"
-    assert params["validate_certs"] is False
-    assert params["ca_cert"] == "/tmp/ca.pem"
-    configuration = _kube.build_configuration(params)
-    assert configuration.host == "https://k8s.example:6443"
-    assert configuration.api_key == {"authorization": "Bearer token-1"}
-    assert configuration.verify_ssl is False
-    assert configuration.ssl_ca_cert == "/tmp/ca.pem"
-    assert configuration.proxy == "http://proxy:3128"
+    first, second = factory(), factory()
+    assert first is not second
+    for client in (first, second):
+        headers = {str(k): v for k, v in client.default_headers.items()}
+        assert headers["Impersonate-User"] == "alice"
+        assert sorted(v for k, v in client.default_headers.items() if str(k) == "Impersonate-Group") == ["a", "b"]
 
 
-def test_explicit_options_win_over_env(monkeypatch):
-    params = validated(monkeypatch, env={"K8S_AUTH_HOST": "https://env:1"}, host="https://param:2", api_key="t")
-    assert _kube.build_configuration(params).host == "https://param:2"
+def test_bad_kubeconfig_and_context_say_what_to_do(kube_double):
+    with pytest.raises(_kube.KubeError, match=r"credentials from /nonexistent: .*Set kubeconfig/context"):
+        _kube.build_api_client({"kubeconfig": "/nonexistent"})
+    with pytest.raises(_kube.KubeError, match="three"):
+        _kube.build_api_client({"kubeconfig": str(kube_double.kubeconfig), "context": "three"})
 
 
-def test_proxy_headers_from_env(monkeypatch):
-    params = validated(
-        monkeypatch, env={"K8S_AUTH_PROXY_HEADERS_USER_AGENT": "netpol/1"}, host="https://h:1", api_key="t"
-    )
-    assert _kube.build_configuration(params).proxy_headers == {"user-agent": "netpol/1"}
+def test_an_unreachable_server_is_named(monkeypatch):
+    monkeypatch.setattr(_kube, "_sleep", lambda seconds: None)
+    with pytest.raises(_kube.KubeError, match=r"Failed to connect to the Kubernetes API \(https://127.0.0.1:9\)"):
+        _kube.build_api_client({"host": "https://127.0.0.1:9", "api_key": "t"})
 
 
-def test_basic_auth_is_sent_as_authorization_header(monkeypatch):
-    params = validated(monkeypatch, host="https://h:1", username="u", password="p")
-    configuration = _kube.build_configuration(params)
-    assert configuration.auth_settings()["BearerToken"]["value"] == "Basic dTpw"
-
-
-KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-    "users": [{"name": "u", "user": {"token": "abc"}}],
-    "contexts": [
-        {"name": "one", "context": {"cluster": "c", "user": "u"}},
-        {"name": "two", "context": {"cluster": "c", "user": "u", "namespace": "x"}},
-    ],
-    "current-context": "one",
-}
-
-
-def test_kubeconfig_as_mapping_path_and_context(monkeypatch, tmp_path):
-    configuration = _kube.build_configuration(validated(monkeypatch, kubeconfig=KUBECONFIG))
-    assert configuration.host == "https://127.0.0.1:6443"
-    assert configuration.auth_settings()["BearerToken"]["value"] == "Bearer abc"
-    path = tmp_path / "config"
-    path.write_text(json.dumps(KUBECONFIG))
-    configuration = _kube.build_configuration(validated(monkeypatch, kubeconfig=str(path), context="two"))
-    assert configuration.host == "https://127.0.0.1:6443"
-    assert kubernetes.client.Configuration.get_default_copy().host != "https://127.0.0.1:6443"  # global untouched
-
-
-def test_bad_kubeconfig_and_context_say_what_to_do(monkeypatch, tmp_path):
-    with pytest.raises(_kube.KubeError, match="Failed to load Kubernetes credentials from /nonexistent"):
-        _kube.build_configuration(validated(monkeypatch, kubeconfig="/nonexistent"))
-    with pytest.raises(_kube.KubeError, match=r"\(context 'three'\)"):
-        _kube.build_configuration(validated(monkeypatch, kubeconfig=KUBECONFIG, context="three"))
-    with pytest.raises(_kube.KubeError, match="kubeconfig: must be a path or a kubeconfig mapping"):
-        _kube.build_configuration(validated(monkeypatch, kubeconfig=["a"]))
-
-
-def test_build_api_client(monkeypatch):
-    client = _kube.build_api_client(validated(monkeypatch, host="https://h:1", api_key="t"))
-    assert isinstance(client, kubernetes.client.ApiClient)
-    assert client.configuration.host == "https://h:1"
+def test_the_secrets_of_a_kubeconfig_mapping_stay_out_of_results(kube_double):
+    config = yaml.safe_load(kube_double.kubeconfig.read_text())
+    with patch_module_args({"kubeconfig": config}):
+        module = _kube.KubeModule()
+    assert kube_double.token in module.module._module.no_log_values
 
 
 # ---------------------------------------------------------------------------------------------

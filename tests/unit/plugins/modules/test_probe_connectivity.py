@@ -30,7 +30,7 @@ def test_argument_spec_constraints():
     assert spec["sources"]["elements"] == "raw"
     assert spec["ports"]["elements"] == "int"
     assert spec["api_key"]["no_log"] is True
-    assert spec["kubeconfig"]["fallback"][1] == ["K8S_AUTH_KUBECONFIG"]
+    assert "impersonate_user" in spec  # kubernetes.core's connection options
 
 
 def test_single_probe_plan_defaults_to_port_80_and_service():
