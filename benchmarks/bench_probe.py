@@ -168,7 +168,7 @@ def main() -> None:
         double = KubeDouble(state).start()
         try:
             kubeconfig = str(double.kubeconfig)
-            api_client = k8s_client.ApiClient(_kube.build_configuration({"kubeconfig": kubeconfig}))
+            api_client = _kube.build_api_client({"kubeconfig": kubeconfig})
             clients, targets, startup = setup(api_client)
             print(
                 f"simulated cluster (tests/fakes/kube) at {double.url}: {SOURCES} clients, {TARGETS} targets, deny-all"
