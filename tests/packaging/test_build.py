@@ -73,7 +73,7 @@ DEVELOPMENT_ONLY = (
 )
 
 # Paths of the machine the collection is built on belong to how it is built, not to the product.
-WORKING_NOTES = tuple(f"{path}/" for path in {str(ROOT.resolve().parent), str(Path.home())})
+WORKING_NOTES = tuple(f"{path}/" for path in sorted({str(ROOT.resolve().parent), str(Path.home())}))
 
 
 @pytest.fixture(scope="module")
