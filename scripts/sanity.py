@@ -89,23 +89,6 @@ def copy_tree(tree: Path) -> None:
         target = tree / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target, follow_symlinks=False)
-    link_dependencies(tree)
-
-
-def link_dependencies(tree: Path) -> None:
-    """Put galaxy.yml's collection dependencies (kubernetes.core: doc fragments, module_utils) next to the
-    copy, where ansible-test looks for them, from the `ansible` package that requirements.txt installs."""
-    import importlib.util
-
-    import yaml
-
-    roots = importlib.util.find_spec("ansible_collections").submodule_search_locations
-    for name in yaml.safe_load((ROOT / "galaxy.yml").read_text()).get("dependencies") or {}:
-        namespace, collection = name.split(".")
-        source = next(Path(r) / namespace / collection for r in roots if (Path(r) / namespace / collection).is_dir())
-        target = tree.parent.parent / namespace / collection
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(source, target_is_directory=True)
 
 
 def ansible_test(tree: Path, *arguments: str) -> subprocess.CompletedProcess:
