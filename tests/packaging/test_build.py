@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,13 @@ DEVELOPMENT_ONLY = (
     "*.tar.gz",
 )
 
-# Paths of the machine the collection is built on belong to how it is built, not to the product.
-WORKING_NOTES = tuple(f"{path}/" for path in sorted({str(ROOT.resolve().parent), str(Path.home())}))
+SYSTEM_FOLDERS = ("/", tempfile.gettempdir(), "/var/tmp", "/home", "/root")
+# Paths of the machine the collection is built on (the checkout, and the folder that holds it unless that
+# is a system one) belong to how it is built, not to the product.
+_HOLDER = ROOT.resolve().parent
+WORKING_NOTES = tuple(
+    f"{path}/" for path in [ROOT.resolve(), _HOLDER] if path != _HOLDER or str(path) not in SYSTEM_FOLDERS
+)
 
 
 @pytest.fixture(scope="module")
