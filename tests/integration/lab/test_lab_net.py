@@ -192,8 +192,14 @@ def test_cluster_ip_service_answers_from_a_pod(core, workload):
 
 
 def test_kube_proxy_rules_live_in_the_node_namespace_only(lab, workload, host_rules):
-    nat = lab_net.netns_run(lab.netns, ["iptables-save", "-t", "nat"]).stdout
-    assert f"{NAMESPACE}/api cluster IP" in nat
+    nat = _eventually(
+        "kube-proxy's rules for Service api",
+        lambda: (
+            f"{NAMESPACE}/api cluster IP"
+            in (out := lab_net.netns_run(lab.netns, ["iptables-save", "-t", "nat"]).stdout),
+            out,
+        ),
+    )
     assert f"-d {workload['cluster_ip']}/32" in nat
     bridged = lab_net.netns_run(lab.netns, ["cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"]).stdout
     assert bridged.strip() == "1"
@@ -297,8 +303,9 @@ def test_stop_leaves_no_rule_ip_set_or_process(lab, networking, workload, host_r
 
 
 def test_without_enforcement_the_deny_policy_does_not_block(
-    cp_info, node_info, core, networking, workload, host_rules, tmp_path
+    cp_info, node_info, core, networking, workload, host_rules, tmp_path, lab
 ):
+    lab.stop()  # one network per node: the enforcing one goes first, whatever order the tests ran in
     net = lab_net.LabNet(tmp_path / "no-enforcement", cp_info, node_info, network_policy="none")
     net.start()
     try:
