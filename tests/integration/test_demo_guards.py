@@ -177,6 +177,18 @@ def test_step_and_role_tags_pass_the_tag_check(lab, kube_double, tmp_path):
     assert "Run `ansible-playbook playbooks/demo.yml --tags workload` first" in out, out
 
 
+def test_molecules_own_skip_tags_pass_the_tag_check(lab, kube_double, tmp_path):
+    """Molecule skips notest, molecule-notest and molecule-idempotence-notest on every converge."""
+    run = run_demo(
+        ["--tags", "deny", "--skip-tags", "molecule-notest,notest,molecule-idempotence-notest,nottest"],
+        kube_double.env,
+        tmp_path,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Unknown tag: nottest." in out, out  # a near miss is still refused
+
+
 def test_the_known_tags_are_the_playbooks_tags():
     """The list the tag check accepts is exactly what the playbook carries (no drift either way)."""
     listed = subprocess.run(
