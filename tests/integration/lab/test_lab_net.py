@@ -33,22 +33,6 @@ PROBE_TIMEOUT = 2
 
 
 @pytest.fixture(scope="module")
-def cp_info(tmp_path_factory):
-    given = os.environ.get("NETPOL_LAB_CONTROL_PLANE_INFO")
-    if given:
-        yield json.loads(Path(given).read_text())
-        return
-    from tests.lab.control_plane import ControlPlane
-
-    plane = ControlPlane(tmp_path_factory.mktemp("control-plane"))
-    plane.start()
-    try:
-        yield plane.info
-    finally:
-        plane.stop()
-
-
-@pytest.fixture(scope="module")
 def host_rules():
     """The host's own iptables rules and ip sets before the lab's network starts (it must add none)."""
     return lab_net.ruleset(None)

@@ -9,7 +9,6 @@ the last test stops the node and checks that nothing of it is left. Needs root (
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import textwrap
@@ -30,26 +29,6 @@ pytestmark = pytest.mark.xdist_group("lab-control-plane")
 
 WAIT = 60.0
 NGINX_PAGE_BYTES = 615
-
-
-def _control_plane_info(tmp_path_factory):
-    given = os.environ.get("NETPOL_LAB_CONTROL_PLANE_INFO")
-    if given:
-        yield json.loads(Path(given).read_text())
-        return
-    from tests.lab.control_plane import ControlPlane
-
-    plane = ControlPlane(tmp_path_factory.mktemp("control-plane"))
-    plane.start()
-    try:
-        yield plane.info
-    finally:
-        plane.stop()
-
-
-@pytest.fixture(scope="module")
-def cp_info(tmp_path_factory):
-    yield from _control_plane_info(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
