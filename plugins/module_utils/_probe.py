@@ -42,7 +42,7 @@ PROBE_SCRIPT = r"""run() {
   i=$1; kind=$2; host=$3; port=$4; t=$5
   case $kind in
     http) out=$(wget -q -O - -T "$t" "http://$host:$port/" 2>&1); rc=$? ;;
-    tcp) out=$(nc -z -w "$t" "$host" "$port" 2>&1); rc=$? ;;
+    tcp) out=$(nc -vv -z -w "$t" "$host" "$port" 2>&1); rc=$? ;;
     *) out="netpol-probe: unknown probe kind '$kind'"; rc=2 ;;
   esac
   printf '%s\n' "$out" | sed "s/^/@$i /"

@@ -83,7 +83,7 @@ options:
     elements: int
   protocol:
     description:
-      - V(http) fetches C(http://host:port/) with C(wget); V(tcp) only opens a TCP connection with C(nc -z).
+      - V(http) fetches C(http://host:port/) with C(wget); V(tcp) only opens a TCP connection with C(nc -vv -z).
     type: str
     choices: [http, tcp]
     default: http

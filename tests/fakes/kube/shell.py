@@ -210,7 +210,7 @@ class Shell:
             if kind == "http":
                 rc = await self.run(["wget", "-q", "-O", "-", "-T", timeout, f"http://{host}:{port}/"], both)
             elif kind == "tcp":
-                rc = await self.run(["nc", "-z", "-w", timeout, host, port], both)
+                rc = await self.run(["nc", "-vv", "-z", "-w", timeout, host, port], both)
             else:
                 await buf.write(f"netpol-probe: unknown probe kind '{kind}'")
                 rc = 2
@@ -254,20 +254,18 @@ class Shell:
         if udp:
             return "ok", None  # UDP has no handshake: nc -u "connects" to anything
         conn = self.ctx.dataplane.connect(self.pod, ip, port, "TCP")
-        if conn.outcome == "refused":
-            await out.stderr(f"{tool}: can't connect to remote host ({ip}): Connection refused\n")
-            return "refused", conn
         if conn.outcome == "timeout":
             wait = CONNECT_TIMEOUT if timeout is None or timeout <= 0 else min(timeout, CONNECT_TIMEOUT)
             await asyncio.sleep(wait)
-            if timeout is None or timeout <= 0 or timeout > CONNECT_TIMEOUT:
-                await out.stderr(f"{tool}: can't connect to remote host ({ip}): Connection timed out\n")
-            elif tool == "wget":
-                await out.stderr("wget: download timed out\n")
-            else:
-                await out.stderr("nc: timeout\n")
-            return "timeout", conn
-        return "ok", conn
+        if tool == "nc" or conn.outcome == "ok":
+            return conn.outcome, conn  # busybox nc reports (or not) by its verbosity: cmd_nc
+        if conn.outcome == "refused":
+            await out.stderr(f"wget: can't connect to remote host ({ip}): Connection refused\n")
+        elif timeout is None or timeout <= 0 or timeout > CONNECT_TIMEOUT:
+            await out.stderr(f"wget: can't connect to remote host ({ip}): Connection timed out\n")
+        else:
+            await out.stderr("wget: download timed out\n")
+        return conn.outcome, conn
 
     async def cmd_wget(self, args: list[str], out: Output) -> int:
         quiet = False
@@ -401,7 +399,7 @@ class Shell:
         return 0
 
     async def cmd_nc(self, args: list[str], out: Output) -> int:
-        verbose = False
+        verbosity = 0
         udp = False
         timeout: float | None = None
         rest: list[str] = []
@@ -421,7 +419,7 @@ class Shell:
                             timeout = _number("nc", value)
                             break
                         if flag == "v":
-                            verbose = True
+                            verbosity += 1
                         elif flag == "u":
                             udp = True
                         elif flag in "nz":  # -z: connect and close, which is all this emulation does
@@ -450,12 +448,19 @@ class Shell:
             await out.stderr(f"nc: bad port '{port_text}'\n")
             return 1
         outcome, _unused = await self._connect("nc", host, int(port_text), timeout, out, udp=udp)
-        if outcome != "ok":
+        if outcome == "dns":
             return 1
-        if verbose:
-            ip = self.ctx.dataplane.resolve(host, self.namespace)
-            await out.stderr(f"{host} ({ip}:{port_text}) open\n")
-        return 0
+        # As busybox 1.36/1.37's nc (nc_bloaty): -v reports an open port and a timeout, only -vv a
+        # refusal, and -vv adds the byte counts.
+        where = f"{host} ({self.ctx.dataplane.resolve(host, self.namespace)}:{port_text})"
+        message = {"ok": f"{where} open", "timeout": f"nc: {where}: Connection timed out"}.get(outcome)
+        if outcome == "refused":
+            message = f"nc: {where}: Connection refused" if verbosity >= 2 else None
+        if message and verbosity >= 1:
+            await out.stderr(message + "\n")
+        if verbosity >= 2:
+            await out.stderr("sent 0, rcvd 0\n")
+        return 0 if outcome == "ok" else 1
 
     # -- everyday commands --------------------------------------------------------------------
 

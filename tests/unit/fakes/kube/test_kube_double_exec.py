@@ -65,11 +65,11 @@ def test_probe_script_allowed_refused_dns_and_blocked(walkthrough):
         ("tcp", "nosuch", 80, 2),
         ("http", f"api.{NS}.svc.cluster.local", 80, 2),
     ]
-    outcomes, out = probe(walkthrough, targets)
+    outcomes, _unused = probe(walkthrough, targets)
     assert [o.result for o in outcomes.values()] == ["allowed", "allowed", "refused", "dns_error", "allowed"]
     assert outcomes[2].output == f"wget: can't connect to remote host ({api_ip}): Connection refused"
     assert outcomes[3].output == "nc: bad address 'nosuch'"
-    assert "@1 \n@1 rc=0" in out  # an empty output still prints its prefixed line, as the script does
+    assert outcomes[1].output == f"{svc_ip} ({svc_ip}:80) open\nsent 0, rcvd 0"  # busybox nc -vv
     walkthrough.create(DENY)
     started = time.monotonic()
     outcomes, _unused = probe(
@@ -78,7 +78,7 @@ def test_probe_script_allowed_refused_dns_and_blocked(walkthrough):
     elapsed = time.monotonic() - started
     assert [o.result for o in outcomes.values()] == ["blocked", "blocked", "blocked"]
     assert outcomes[0].output == "wget: download timed out"
-    assert outcomes[1].output == "nc: timeout"
+    assert outcomes[1].output == f"nc: api ({svc_ip}:80): Connection timed out\nsent 0, rcvd 0"
     assert outcomes[0].rc == 1
     assert elapsed >= 1.0  # the timeout really passes (concurrently: once, not three times)
 
@@ -120,7 +120,7 @@ def test_pod_to_itself_goes_through(walkthrough):
     walkthrough.pod("self", image="busybox", labels={"app": "api"}, container={"ports": [{"containerPort": 80}]})
     walkthrough.ready("self")
     own = walkthrough.ready("self")["status"]["podIP"]
-    rc, _unused, err = walkthrough.exec("self", ["nc", "-z", "-w", "1", own, "80"])
+    rc, _unused, err = walkthrough.exec("self", ["nc", "-vv", "-z", "-w", "1", own, "80"])
     assert rc == 1
     assert "Connection refused" in err  # not blocked: nothing listens in a busybox pod
 
@@ -298,3 +298,17 @@ def test_a_bug_in_the_emulation_is_a_failure_never_a_pass(walkthrough, kube_doub
     assert len(errors) == 1
     assert "emulation bug" in errors[0]
     kube_double.context.internal_errors.clear()  # seen; the fixture would fail the test otherwise
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("-z", ""),
+        ("-v -z", ""),
+        ("-vv -z", "nc: {ip} ({ip}:81): Connection refused\nsent 0, rcvd 0\n"),
+    ],
+)
+def test_nc_reports_a_refusal_only_at_double_verbosity_as_busybox_does(walkthrough, flags, expected):
+    ip = walkthrough.ready("api")["status"]["podIP"]
+    rc, out, err = walkthrough.exec("test-np", ["sh", "-c", f"nc {flags} -w 1 {ip} 81"])
+    assert (rc, out, err) == (1, "", expected.format(ip=ip))

@@ -108,7 +108,7 @@ def test_probe_script_runs_in_a_real_shell(tmp_path):
     (tmp_path / "wget").write_text(
         '#!/bin/sh\ncase "$6" in *blocked*) echo "wget: download timed out" >&2; exit 1;; esac\necho hello\n'
     )
-    (tmp_path / "nc").write_text("#!/bin/sh\necho \"nc: bad address '$4'\" >&2\nexit 1\n")
+    (tmp_path / "nc").write_text("#!/bin/sh\necho \"nc: bad address '$5'\" >&2\nexit 1\n")
     for tool in ("wget", "nc"):
         (tmp_path / tool).chmod(0o755)
     specs = [
