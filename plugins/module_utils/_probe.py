@@ -1,8 +1,12 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PRIVATE to the collection: the in-pod probe script, how its output is read, the probe pod, and
-the probe runner used by the probe_connectivity module.
+"""PRIVATE to the collection; may change at any time.
+
+The probe model, pure (standard library only, no Kubernetes client): the in-pod probe script and how
+its output is read and classified, sources and targets checked from the module's input, the probe pod
+manifest and pod readiness read from a pod's status, cells (one source x target x port) with their
+history and stability, the truth tables and the verdict. ``_prober`` runs it against a cluster.
 
 One exec per source pod runs PROBE_SCRIPT with one argument per target; the targets are probed in
 parallel inside the pod, so a source with ten blocked targets costs one timeout, not ten. The script
@@ -11,6 +15,7 @@ only needs busybox (sh, wget, nc, sed), which busybox and alpine images have.
 Wire contract (the Kubernetes test double emulates exactly this command):
     command = ["sh", "-c", PROBE_SCRIPT, "netpol-probe", spec, spec, ...]
     spec    = "<index>|<kind>|<host>|<port>|<timeout seconds>"   kind: http | tcp
+    host    = a name or an IPv4 address; an IPv6 address is bracketed for http ([fd00::1]), bare for tcp
 Output, per target, in any order between targets:
     "@<index> <one line of the tool's stdout/stderr>"   (zero or more lines)
     "@<index> rc=<exit code>"                           (exactly one, last for that index)
@@ -18,22 +23,13 @@ Output, per target, in any order between targets:
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import re
 import secrets
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit
-
-from ansible_collections.netpol.aks.plugins.module_utils._kube import KubeClient
-from ansible_collections.netpol.aks.plugins.module_utils._kube import KubeError
-from ansible_collections.netpol.aks.plugins.module_utils._kube import api_error_text
 
 PROBE_ARGV0 = "netpol-probe"
 
@@ -97,11 +93,12 @@ _HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
 MARKS = {"allowed": ".", "blocked": "X", "refused": "R", "dns_error": "D", "probe_error": "E", None: "?"}
 
 
-class ProbeInputError(KubeError):
+class ProbeInputError(ValueError):
     """A bad module input, found before anything was created (the message says so)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(f"Invalid input, nothing was created: {message}")
+        self.message = str(self)
 
 
 @dataclass(frozen=True)
@@ -121,6 +118,21 @@ class ProbeOutcome:
     result: str
     rc: int | None
     output: str
+
+
+def wire_host(host: str, kind: str) -> str:
+    """The host as the probe script takes it: an IPv6 address in brackets for http, since the script
+    builds ``http://$host:$port/`` (unbracketed, wget reads ``fd00::1:80`` as one address), bare for nc."""
+    if kind == "http" and is_ipv6(host):
+        return f"[{host}]"
+    return host
+
+
+def is_ipv6(value: str) -> bool:
+    try:
+        return ipaddress.ip_address(value).version == 6
+    except ValueError:
+        return False
 
 
 def build_command(specs: list[TargetSpec]) -> list[str]:
@@ -229,6 +241,12 @@ class Target:
         if self.kind == "pod":
             return f"pod:{self.namespace}/{self.value}"
         return self.value
+
+    def with_port(self, port: int, *, short: bool = False) -> str:
+        """``<target>:<port>``, an IPv6 address in brackets (``ip [fd00::1]:80``)."""
+        if self.kind == "ip" and is_ipv6(self.value):
+            return f"{'' if short else 'ip '}[{self.value}]:{port}"
+        return f"{self.short if short else self.name}:{port}"
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {self.kind: self.value}
@@ -354,6 +372,42 @@ def check_protocol(protocol: Any) -> str:
 def service_host(target: Target) -> str:
     """The DNS name a pod resolves for a Service (the cluster's search path adds the domain)."""
     return f"{target.value}.{target.namespace}.svc"
+
+
+def resolve_host(target: Target, pods: dict[tuple[str, str], dict]) -> str:
+    """The host a probe of ``target`` connects to; ``pods`` holds the target pods read, by (namespace, name)."""
+    if target.kind == "service":
+        return service_host(target)
+    if target.kind == "pod":
+        ip = pod_ip(pods[(target.namespace, target.value)])
+        if not ip:
+            raise ProbeInputError(f"target pod {target.namespace}/{target.value} has no IP yet (is it running?)")
+        return ip
+    if target.kind == "ip":
+        return target.value
+    return urlsplit(target.value).hostname or ""
+
+
+@dataclass(frozen=True)
+class ProbePod:
+    """The pod that runs a source's probes by exec: an existing pod, or this run's probe pod."""
+
+    namespace: str
+    name: str
+    container: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def source_runner(source: Source, pod: dict[str, Any]) -> ProbePod | str:
+    """The existing pod of ``source`` as the runner of its probes, or why it cannot run them."""
+    ready, why, _fatal = pod_readiness(pod)
+    if not ready:
+        return f"source pod {source.name} is not ready: {why}"
+    container = source.container or pod["spec"]["containers"][0]["name"]
+    return ProbePod(source.namespace, source.pod or "", container)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,7 +541,16 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.target.short}:{self.port}"
+        return self.target.with_port(self.port, short=True)
+
+    @property
+    def label(self) -> str:
+        """``source -> target:port``, as the messages name a probe."""
+        return f"{self.source.name} -> {self.target.with_port(self.port)}"
+
+    def spec(self, index: int, timeout: int) -> TargetSpec:
+        """This cell as the probe script's argument number ``index``."""
+        return TargetSpec(index, self.protocol, wire_host(self.host or "", self.protocol), self.port, timeout)
 
     def as_result(self) -> dict[str, Any]:
         outcome = self.outcome
@@ -562,7 +625,7 @@ def verdict(cells: list[Cell]) -> tuple[str, str]:
         return (
             "probe_error",
             f"{len(errors)} probe(s) could not run (never counted as blocked), e.g. from {first.source.name} "
-            f"to {first.target.name}:{first.port}: {first.outcome.output if first.outcome else ''}".strip(),
+            f"to {first.target.with_port(first.port)}: {first.outcome.output if first.outcome else ''}".strip(),
         )
     if not compared:
         return ("observed", "No expectation given: observed results only.")
@@ -577,258 +640,13 @@ def verdict(cells: list[Cell]) -> tuple[str, str]:
             "that the policies block got through. Use a network policy engine (AKS: --network-policy "
             "azure|calico|cilium at cluster creation; kind: kindnet >= v0.24 or Calico).",
         )
-    sample = "; ".join(
-        f"{cell.source.name} -> {cell.target.name}:{cell.port} expected {cell.expected}, observed {cell.result}"
-        for cell in diffs[:5]
-    )
+    sample = "; ".join(f"{cell.label} expected {cell.expected}, observed {cell.result}" for cell in diffs[:5])
     return ("differences", f"{len(diffs)} of {len(compared)} probe(s) differ from the expectation: {sample}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Talking to the cluster
+# Pod status
 # ---------------------------------------------------------------------------------------------
-
-
-class Prober:
-    """Runs probe cells against a cluster through ``_kube.KubeClient`` (retried requests, one error type).
-
-    `api_client_factory` returns a fresh kubernetes ApiClient; each worker thread gets its own, since
-    an exec swaps the ApiClient's transport while it connects.
-    """
-
-    def __init__(
-        self,
-        api_client_factory: Callable[[], Any],
-        *,
-        timeout: int = 2,
-        probe_image: str = DEFAULT_PROBE_IMAGE,
-        pod_ready_timeout: int = 120,
-        parallelism: int = 10,
-        run_id: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._factory = api_client_factory
-        self._local = threading.local()
-        self.timeout = timeout
-        self.probe_image = probe_image
-        self.pod_ready_timeout = pod_ready_timeout
-        self.parallelism = max(1, parallelism)
-        self.run_id = run_id or new_run_id()
-        self.clock = clock
-        self.created: list[tuple[str, str]] = []
-        self.namespaces_used: set[str] = set()
-        self._created_lock = threading.Lock()
-        # Set when the module is interrupted: workers stop creating and waiting for probe pods.
-        self.cancelled = threading.Event()
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def kube(self) -> KubeClient:
-        """This thread's KubeClient."""
-        kube = getattr(self._local, "kube", None)
-        if kube is None:
-            kube = KubeClient(self._factory())
-            self._local.kube = kube
-        return kube
-
-    def read_namespace(self, name: str) -> dict[str, Any] | None:
-        return self.kube().read_namespace(name)
-
-    def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.kube().read_pod(namespace, name)
-
-    # -- validation ----------------------------------------------------------------------------
-
-    def check_inputs(
-        self, sources: list[Source], targets: list[Target], namespace: str
-    ) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
-        """Fail before anything is created: every namespace, named pod and target Service must exist.
-
-        Returns the pods and the Services read, by (namespace, name).
-        """
-        namespaces = {s.namespace for s in sources}
-        namespaces |= {t.namespace for t in targets if t.kind in ("service", "pod")}
-        for ns in sorted(namespaces):
-            if self.read_namespace(ns) is None:
-                raise ProbeInputError(f"namespace {ns!r} does not exist (create it first, or fix namespace)")
-        pods: dict[tuple[str, str], dict] = {}
-        for source in sources:
-            if source.pod is not None:
-                pod = self.read_pod(source.namespace, source.pod)
-                if pod is None:
-                    raise ProbeInputError(f"source pod {source.namespace}/{source.pod} does not exist")
-                containers = [c.get("name") for c in pod.get("spec", {}).get("containers", [])]
-                if source.container and source.container not in containers:
-                    raise ProbeInputError(
-                        f"source pod {source.namespace}/{source.pod} has no container {source.container!r} "
-                        f"(it has {', '.join(containers)})"
-                    )
-                pods[(source.namespace, source.pod)] = pod
-        services: dict[tuple[str, str], dict] = {}
-        for target in targets:
-            if target.kind == "pod":
-                pod = self.read_pod(target.namespace, target.value)
-                if pod is None:
-                    raise ProbeInputError(f"target pod {target.namespace}/{target.value} does not exist")
-                pods[(target.namespace, target.value)] = pod
-            elif target.kind == "service" and (target.namespace, target.value) not in services:
-                service = self.kube().read_service(target.namespace, target.value)
-                if service is None:
-                    raise ProbeInputError(
-                        f"target Service {target.namespace}/{target.value} does not exist: a probe could only fail "
-                        "to resolve it (create the Service, or fix the name or namespace)"
-                    )
-                services[(target.namespace, target.value)] = service
-        return pods, services
-
-    # -- probe pods ----------------------------------------------------------------------------
-
-    def pod_manifest(self, index: int, source: Source) -> dict[str, Any]:
-        return build_probe_pod(
-            probe_pod_name(self.run_id, index),
-            source.namespace,
-            dict(source.labels or ()),
-            self.probe_image,
-            self.run_id,
-        )
-
-    def start_pod(self, manifest: dict[str, Any]) -> tuple[str | None, str | None]:
-        """Create a probe pod and wait until it is ready: (container, None) or (None, error)."""
-
-        namespace = manifest["metadata"]["namespace"]
-        name = manifest["metadata"]["name"]
-        if self.cancelled.is_set():
-            return None, f"probe pod {namespace}/{name} not created: the probe was interrupted"
-        with self._created_lock:
-            self.namespaces_used.add(namespace)
-        try:
-            self.kube().create_pod(namespace, manifest)
-        except KubeError as exc:
-            return None, f"could not create probe pod {namespace}/{name}: {exc}"
-        with self._created_lock:
-            self.created.append((namespace, name))
-        return self.wait_ready(namespace, name)
-
-    def wait_ready(self, namespace: str, name: str) -> tuple[str | None, str | None]:
-        deadline = self.clock() + self.pod_ready_timeout
-        delay = 0.1
-        last = "not scheduled yet"
-        while True:
-            try:
-                pod = self.read_pod(namespace, name)
-            except KubeError as exc:
-                return None, f"could not read probe pod {namespace}/{name}: {exc}"
-            if pod is None:
-                return None, f"probe pod {namespace}/{name} disappeared"
-            ready, why, fatal = pod_readiness(pod)
-            if self.cancelled.is_set():
-                return None, f"probe pod {namespace}/{name}: the probe was interrupted"
-            if ready:
-                return pod["spec"]["containers"][0]["name"], None
-            last = why
-            if fatal:
-                return None, f"probe pod {namespace}/{name} cannot run: {why}"
-            if self.clock() >= deadline:
-                return None, f"probe pod {namespace}/{name} not ready after {self.pod_ready_timeout}s: {last}"
-            time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
-
-    def delete_pods(self, wait: float = 30.0) -> list[str]:
-        """Delete every probe pod this run created; returns the ones that could not be deleted.
-
-        Besides the pods it knows it created, it looks for any pod carrying this run's label (a create
-        whose response was lost still made a pod).
-        """
-        failures = []
-        pending = []
-        doomed = list(self.created)
-        for namespace in sorted(self.namespaces_used):
-            try:
-                for item in self.kube().list_pods(namespace, f"{PROBE_RUN_LABEL}={self.run_id}"):
-                    key = (namespace, item["metadata"]["name"])
-                    if key not in doomed:
-                        doomed.append(key)
-            except KubeError as exc:  # deleting what we know of still goes ahead
-                failures.append(f"{namespace}: could not list probe pods: {exc}")
-        for namespace, name in doomed:
-            try:
-                if self.kube().delete_pod(namespace, name):
-                    pending.append((namespace, name))
-            except KubeError as exc:
-                failures.append(f"{namespace}/{name}: {exc}")
-        deadline = self.clock() + wait
-        while pending and self.clock() < deadline:
-            still = []
-            for namespace, name in pending:
-                try:
-                    if self.read_pod(namespace, name) is not None:
-                        still.append((namespace, name))
-                except KubeError:
-                    still.append((namespace, name))
-            pending = still
-            if pending:
-                time.sleep(0.2)
-        failures.extend(f"{ns}/{name}: still terminating" for ns, name in pending)
-        return failures
-
-    # -- exec ----------------------------------------------------------------------------------
-
-    def exec_probe(
-        self, namespace: str, pod: str, container: str | None, specs: list[TargetSpec]
-    ) -> tuple[str, str, int | None, str | None]:
-        """One exec running every spec: (stdout, stderr, rc, error)."""
-        command = build_command(specs)
-        # busybox wget -T bounds each phase (connect, then read): allow two timeouts plus transport slack.
-        deadline = 2 * max(spec.timeout for spec in specs) + 15
-        try:
-            ws = self.kube().exec_stream(namespace, pod, command, container)
-        except KubeError as exc:
-            return "", "", None, str(exc)
-        try:
-            ws.run_forever(timeout=deadline)
-            stdout = ws.read_channel(1)
-            stderr = ws.read_channel(2)
-            if ws.is_open():
-                return stdout, stderr, None, f"exec into {namespace}/{pod} did not finish within {deadline}s"
-            try:
-                rc = ws.returncode
-            except Exception as exc:
-                return stdout, stderr, None, f"exec into {namespace}/{pod}: unreadable exit status ({exc})"
-            return stdout, stderr, rc, None
-        except Exception as exc:
-            return "", "", None, f"exec into {namespace}/{pod} failed: {api_error_text(exc)}"
-        finally:
-            with contextlib.suppress(Exception):
-                ws.close()
-
-    def run_source(self, namespace: str, pod: str, container: str | None, cells: list[Cell], started: float) -> None:
-        """Probe every cell of one source with one exec and record the outcomes."""
-        specs = [
-            TargetSpec(index, cell.protocol, cell.host or "", cell.port, self.timeout)
-            for index, cell in enumerate(cells)
-        ]
-        begin = self.clock()
-        stdout, stderr, rc, error = self.exec_probe(namespace, pod, container, specs)
-        elapsed = self.clock() - begin
-        at = begin - started
-        if error is not None or (rc not in (0, None) and "@" not in stdout):
-            message = error or f"exec into {namespace}/{pod} exited {rc}: {(stderr or stdout).strip()}"
-            for cell in cells:
-                cell.record(at, ProbeOutcome("probe_error", None, message), elapsed)
-            return
-        outcomes = parse_output(stdout, len(cells))
-        for index, cell in enumerate(cells):
-            outcome = outcomes[index]
-            if outcome.rc is None and stderr.strip():
-                outcome = ProbeOutcome("probe_error", None, f"{outcome.output}\n{stderr.strip()}".strip())
-            cell.record(at, outcome, elapsed)
-
-    def run_in_parallel(self, jobs: list[Callable[[], Any]]) -> list[Any]:
-        if len(jobs) == 1:
-            return [jobs[0]()]
-        with ThreadPoolExecutor(max_workers=min(self.parallelism, len(jobs))) as pool:
-            futures = [pool.submit(job) for job in jobs]
-            return [future.result() for future in futures]
 
 
 def pod_readiness(pod: dict[str, Any]) -> tuple[bool, str, bool]:
@@ -855,47 +673,3 @@ def pod_readiness(pod: dict[str, Any]) -> tuple[bool, str, bool]:
 
 def pod_ip(pod: dict[str, Any]) -> str | None:
     return (pod.get("status") or {}).get("podIP")
-
-
-def run_rounds(
-    prober: Prober,
-    cells: list[Cell],
-    runners: dict[Source, tuple[str, str, str | None] | str],
-    *,
-    retries: int = 0,
-    delay: float = 1.0,
-    stable_for: int = 1,
-    started: float | None = None,
-) -> int:
-    """Probe until every cell has settled or the retries are spent; returns the number of rounds.
-
-    `runners` maps each source to the pod that runs its probes, (namespace, pod, container), or to
-    the reason it cannot run (then its cells are probe_error, for good). Every round makes one exec
-    per source that still has unsettled cells, sources in parallel.
-    """
-    started = prober.clock() if started is None else started
-    rounds = 0
-    for attempt in range(retries + 1):
-        pending = [cell for cell in cells if not cell.settled(stable_for)]
-        if not pending:
-            break
-        if attempt:
-            time.sleep(delay)
-        rounds += 1
-        by_source: dict[Source, list[Cell]] = {}
-        for cell in pending:
-            by_source.setdefault(cell.source, []).append(cell)
-        jobs = []
-        for source, group in by_source.items():
-            runner = runners[source]
-            if isinstance(runner, str):
-                at = prober.clock() - started
-                for cell in group:
-                    cell.record(at, ProbeOutcome("probe_error", None, runner), 0.0)
-                    cell.final = True
-                continue
-            namespace, pod, container = runner
-            jobs.append(lambda ns=namespace, p=pod, c=container, g=group: prober.run_source(ns, p, c, g, started))
-        if jobs:
-            prober.run_in_parallel(jobs)
-    return rounds

@@ -367,6 +367,7 @@ from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
+from ansible_collections.netpol.aks.plugins.module_utils import _prober
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
 
@@ -378,7 +379,7 @@ class _Interrupted(BaseException):
     """SIGTERM/SIGHUP while probing: unwind so that the probe pods are deleted."""
 
 
-def _interrupter(prober: _probe.Prober) -> Any:
+def _interrupter(prober: _prober.Prober) -> Any:
     def interrupt(signum: int, _frame: Any) -> None:
         prober.cancelled.set()  # worker threads stop creating and waiting for probe pods
         raise _Interrupted(f"interrupted by signal {signum}")
@@ -529,7 +530,7 @@ def apply_table(cells: list[_probe.Cell], table: Any) -> None:
 def predict(
     kube: _kube.KubeClient,
     cells: list[_probe.Cell],
-    runners: dict[_probe.Source, Any],
+    runners: dict[_probe.Source, _probe.ProbePod | str],
     services: dict[tuple[str, str], dict],
 ) -> dict[str, dict[str, str]]:
     """Set each cell's expectation from the cluster's NetworkPolicies; returns the reasons per cell."""
@@ -545,9 +546,9 @@ def predict(
     reasons: dict[str, dict[str, str]] = {}
     for cell in cells:
         runner = runners.get(cell.source)
-        if not isinstance(runner, tuple):
+        if not isinstance(runner, _probe.ProbePod):
             continue
-        src = f"{runner[0]}/{runner[1]}"
+        src = runner.key
         if src not in cluster.pods:
             continue
         decisions, why = _decide(cluster, services, src, cell)
@@ -604,35 +605,23 @@ def _line(cell: _probe.Cell) -> str:
     took = f" in {cell.elapsed:.1f}s" if cell.elapsed is not None and cell.result else ""
     tries = f" after {len(cell.history)} attempts" if len(cell.history) > 1 else ""
     expected = f"expected {cell.expected}, " if cell.expected else ""
-    return f"{cell.source.name} -> {cell.target.name}:{cell.port} ({cell.protocol}): {expected}observed {observed}{took}{tries}"
-
-
-def _resolve_hosts(plan: dict[str, Any], pods: dict[tuple[str, str], dict]) -> None:
-    for cell in plan["cells"]:
-        target = cell.target
-        if target.kind == "service":
-            cell.host = _probe.service_host(target)
-        elif target.kind == "pod":
-            ip = _probe.pod_ip(pods[(target.namespace, target.value)])
-            if not ip:
-                raise _probe.ProbeInputError(
-                    f"target pod {target.namespace}/{target.value} has no IP yet (is it running?)"
-                )
-            cell.host = ip
-        elif target.kind == "ip":
-            cell.host = target.value
-        else:
-            from urllib.parse import urlsplit
-
-            cell.host = urlsplit(target.value).hostname
+    return f"{cell.label} ({cell.protocol}): {expected}observed {observed}{took}{tries}"
 
 
 def run(module: _kube.KubeModule) -> dict[str, Any]:
+    """Probe, with the model's input errors reported as the module's one error."""
+    try:
+        return probe(module)
+    except _probe.ProbeInputError as exc:
+        raise _kube.KubeError(exc.message, exc) from exc
+
+
+def probe(module: _kube.KubeModule) -> dict[str, Any]:
     params = module.params
     begin = time.monotonic()
     plan = build_plan(params)
     factory = module.api_client_factory()
-    prober = _probe.Prober(
+    prober = _prober.Prober(
         factory,
         timeout=params["timeout"],
         probe_image=params["probe_image"],
@@ -642,7 +631,8 @@ def run(module: _kube.KubeModule) -> dict[str, Any]:
     cells: list[_probe.Cell] = plan["cells"]
     pods, services = prober.check_inputs(plan["sources"], plan["targets"], plan["namespace"])
     check_service_ports(cells, services)
-    _resolve_hosts(plan, pods)
+    for cell in cells:
+        cell.host = _probe.resolve_host(cell.target, pods)
     expect = plan["expect"]
     if expect in ("allowed", "blocked"):
         for cell in cells:
@@ -650,19 +640,13 @@ def run(module: _kube.KubeModule) -> dict[str, Any]:
     elif isinstance(expect, (list, dict)):
         apply_table(cells, expect)
 
-    runners: dict[_probe.Source, Any] = {}
+    runners: dict[_probe.Source, _probe.ProbePod | str] = {}
     manifests: dict[_probe.Source, dict] = {}
     for index, source in enumerate(plan["sources"]):
         if source.ephemeral:
             manifests[source] = prober.pod_manifest(index, source)
         else:
-            pod = pods[(source.namespace, source.pod)]
-            ready, why, _fatal = _probe.pod_readiness(pod)
-            if not ready:
-                runners[source] = f"source pod {source.name} is not ready: {why}"
-            else:
-                container = source.container or pod["spec"]["containers"][0]["name"]
-                runners[source] = (source.namespace, source.pod, container)
+            runners[source] = _probe.source_runner(source, pods[(source.namespace, source.pod)])
 
     result: dict[str, Any] = {"changed": False, "run_id": prober.run_id, "probe_pods": []}
     reasons = None
@@ -677,15 +661,12 @@ def run(module: _kube.KubeModule) -> dict[str, Any]:
     previous = {sig: signal.signal(sig, _interrupter(prober)) for sig in signals}
     try:
         if not module.check_mode and manifests:
-            started = prober.run_in_parallel([lambda m=m: prober.start_pod(m) for m in manifests.values()])
-            for source, (container, error) in zip(manifests, started, strict=True):
-                name = manifests[source]["metadata"]["name"]
-                runners[source] = error if error else (source.namespace, name, container)
+            runners.update(prober.start_pods(manifests))
             result["probe_pods"] = [f"{ns}/{name}" for ns, name in prober.created]
         if expect == "predicted":
-            reasons = predict(_kube.KubeClient(factory()), cells_to_run, runners, services)
+            reasons = predict(prober.kube(), cells_to_run, runners, services)
         if cells_to_run:
-            rounds = _probe.run_rounds(
+            rounds = _prober.run_rounds(
                 prober,
                 cells_to_run,
                 runners,

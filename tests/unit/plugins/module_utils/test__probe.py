@@ -1,12 +1,14 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The probe script's wire contract, classification, parsing, the probe pod and input normalisation."""
+"""The probe model: the script's wire contract, classification, parsing, the probe pod, input
+normalisation, cells, tables and verdicts. Pure: no Kubernetes client."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -14,9 +16,29 @@ from ansible_collections.netpol.aks.plugins.module_utils import _probe
 from ansible_collections.netpol.aks.plugins.module_utils._probe import Cell
 from ansible_collections.netpol.aks.plugins.module_utils._probe import ProbeInputError
 from ansible_collections.netpol.aks.plugins.module_utils._probe import ProbeOutcome
+from ansible_collections.netpol.aks.plugins.module_utils._probe import ProbePod
 from ansible_collections.netpol.aks.plugins.module_utils._probe import Source
 from ansible_collections.netpol.aks.plugins.module_utils._probe import Target
 from ansible_collections.netpol.aks.plugins.module_utils._probe import TargetSpec
+
+
+def test_the_model_imports_no_kubernetes_client():
+    """The model is pure: importing it loads neither the kubernetes library nor the collection's Kubernetes layer."""
+    code = (
+        "import sys\n"
+        "import ansible_collections.netpol.aks.plugins.module_utils._probe\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'kubernetes' or m.endswith('._kube'))\n"
+        "print(loaded)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_bad_input_is_a_value_error_that_says_nothing_was_created():
+    error = ProbeInputError("port must be between 1 and 65535, got 0")
+    assert isinstance(error, ValueError)
+    assert error.message == "Invalid input, nothing was created: port must be between 1 and 65535, got 0"
+
 
 # ---------------------------------------------------------------------------------------------
 # classification: every busybox failure mode stays apart; nothing unknown becomes "blocked"
@@ -74,6 +96,29 @@ def test_build_command_is_the_wire_contract():
     assert command[4:] == ["0|http|api.netpol-demo.svc|80|2", "1|tcp|10.0.0.5|8080|3"]
 
 
+@pytest.mark.parametrize(
+    ("target", "protocol", "wire"),
+    [
+        (Target("ip", "fd00::1", "ns"), "http", "0|http|[fd00::1]|80|2"),
+        (Target("ip", "fd00::1", "ns"), "tcp", "0|tcp|fd00::1|80|2"),
+        (Target("url", "http://[fd00::1]:80/", "ns", url_port=80), "http", "0|http|[fd00::1]|80|2"),
+        (Target("ip", "10.0.0.5", "ns"), "http", "0|http|10.0.0.5|80|2"),
+        (Target("service", "api", "ns"), "http", "0|http|api.ns.svc|80|2"),
+    ],
+)
+def test_an_ipv6_host_is_bracketed_in_the_url_and_bare_for_nc(target, protocol, wire):
+    cell = Cell(Source("ns", pod="c"), target, 80, protocol)
+    cell.host = _probe.resolve_host(target, {})
+    assert cell.spec(0, 2).render() == wire
+
+
+def test_an_ipv6_target_is_named_with_brackets_before_its_port():
+    cell = Cell(Source("ns", pod="c"), Target("ip", "fd00::1", "ns"), 80, "http")
+    assert cell.key == "[fd00::1]:80"
+    assert cell.label == "ns/c -> ip [fd00::1]:80"
+    assert Cell(Source("ns", pod="c"), Target("ip", "10.0.0.1", "ns"), 80, "http").key == "10.0.0.1:80"
+
+
 def test_parse_output_splits_per_target_in_any_order():
     stdout = "\n".join(
         [
@@ -128,6 +173,23 @@ def test_probe_script_runs_in_a_real_shell(tmp_path):
     outcomes = _probe.parse_output(proc.stdout, 4)
     assert [outcomes[i].result for i in range(4)] == ["allowed", "blocked", "dns_error", "probe_error"]
     assert outcomes[0].output == "hello"
+
+
+@pytest.mark.skipif(shutil.which("sh") is None or shutil.which("sed") is None, reason="needs sh and sed")
+def test_probe_script_gives_wget_an_ipv6_url_in_brackets(tmp_path):
+    """The URL wget gets for an IPv6 target, through the real script: http://[fd00::1]:80/."""
+    (tmp_path / "wget").write_text('#!/bin/sh\necho "url=$6"\n')
+    (tmp_path / "wget").chmod(0o755)
+    cell = Cell(Source("ns", pod="c"), Target("ip", "fd00::1", "ns"), 80, "http", host="fd00::1")
+    proc = subprocess.run(
+        _probe.build_command([cell.spec(0, 2)]),
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        check=True,
+        timeout=30,
+    )
+    assert _probe.parse_output(proc.stdout, 1)[0].output == "url=http://[fd00::1]:80/"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +280,25 @@ def test_pod_readiness(status, ready, fatal):
 # ---------------------------------------------------------------------------------------------
 # sources and targets
 # ---------------------------------------------------------------------------------------------
+
+
+def test_an_existing_source_pod_runs_its_probes_once_ready():
+    source = Source("ns", pod="test-np")
+    running = {"phase": "Running", "containerStatuses": [{"name": "client", "ready": True, "state": {"running": {}}}]}
+    pod = {"spec": {"containers": [{"name": "client"}, {"name": "sidecar"}]}, "status": running}
+    assert _probe.source_runner(source, pod) == ProbePod("ns", "test-np", "client")
+    assert _probe.source_runner(Source("ns", pod="test-np", container="sidecar"), pod).container == "sidecar"
+    pending = {"spec": pod["spec"], "status": {"phase": "Pending"}}
+    assert _probe.source_runner(source, pending) == "source pod ns/test-np is not ready: phase Pending"
+
+
+def test_resolve_host():
+    pods = {("ns", "web"): {"status": {"podIP": "10.244.0.7"}}, ("ns", "new"): {"status": {}}}
+    assert _probe.resolve_host(Target("service", "api", "other"), pods) == "api.other.svc"
+    assert _probe.resolve_host(Target("pod", "web", "ns"), pods) == "10.244.0.7"
+    assert _probe.resolve_host(Target("url", "http://web.other.svc:8080/", "ns", 8080), pods) == "web.other.svc"
+    with pytest.raises(ProbeInputError, match="target pod ns/new has no IP yet"):
+        _probe.resolve_host(Target("pod", "new", "ns"), pods)
 
 
 def test_normalise_source():
@@ -366,55 +447,3 @@ def test_render_table():
     assert lines[0].split() == ["-", "ns/api:80"]
     assert lines[1].split() == ["ns/s", "."]
     assert lines[2].split() == ["ns/t", "X"]
-
-
-# ---------------------------------------------------------------------------------------------
-# rounds: one exec per source per round, stop when settled, sources that cannot run
-# ---------------------------------------------------------------------------------------------
-
-
-class ScriptedProber:
-    """Stands in for Prober: each source's exec returns the next scripted result for all its cells."""
-
-    def __init__(self, script):
-        self.script = {pod: list(results) for pod, results in script.items()}
-        self.execs = []
-        self.clock = iter(range(1000)).__next__
-
-    def run_source(self, namespace, pod, container, cells, started):
-        self.execs.append((pod, len(cells)))
-        result = self.script[pod].pop(0)
-        for cell in cells:
-            cell.record(float(len(self.execs)), ProbeOutcome(result, 0 if result == "allowed" else 1, ""), 0.1)
-
-    def run_in_parallel(self, jobs):
-        return [job() for job in jobs]
-
-
-def test_run_rounds_repeats_until_stable_and_execs_once_per_source():
-    a, b = Source("ns", pod="a"), Source("ns", pod="b")
-    cells = [Cell(src, Target("service", name, "ns"), 80, "http") for src in (a, b) for name in ("x", "y")]
-    prober = ScriptedProber({"a": ["allowed", "blocked", "blocked"], "b": ["blocked", "blocked", "blocked"]})
-    runners = {a: ("ns", "a", "c"), b: ("ns", "b", "c")}
-    rounds = _probe.run_rounds(prober, cells, runners, retries=5, delay=0, stable_for=2)
-    assert rounds == 3
-    # one exec per source per round, each covering both of its targets; b settled after two rounds
-    assert prober.execs == [("a", 2), ("b", 2), ("a", 2), ("b", 2), ("a", 2)]
-    assert [c.as_result()["history"] for c in cells[:1]] == [["allowed", "blocked", "blocked"]]
-
-
-def test_run_rounds_gives_up_after_retries_and_marks_unrunnable_sources():
-    a, b = Source("ns", pod="a"), Source("ns", labels=(("app", "x"),))
-    cells = [
-        Cell(a, Target("service", "x", "ns"), 80, "http", expected="blocked"),
-        Cell(b, Target("service", "x", "ns"), 80, "http"),
-    ]
-    prober = ScriptedProber({"a": ["allowed"] * 3})
-    rounds = _probe.run_rounds(
-        prober, cells, {a: ("ns", "a", "c"), b: "probe pod cannot run: ImagePullBackOff"}, retries=2, delay=0
-    )
-    assert rounds == 3
-    assert cells[0].as_result()["history"] == ["allowed"] * 3
-    assert cells[1].result == "probe_error"
-    assert cells[1].final
-    assert cells[1].as_result()["attempts"] == 1
