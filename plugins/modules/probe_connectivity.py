@@ -36,7 +36,23 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - netpol.aks.kube
   - netpol.aks.attributes
-  - netpol.aks.attributes.INFO_MODULE
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - Probes from existing pods (C(from.pod), C(sources[].pod)) run in check mode as they do otherwise; they
+        change nothing.
+      - Probes that need an ephemeral probe pod (C(from.labels), C(sources[].labels)) are not run, since the pod
+        would have to be created. The module creates no pod, returns the manifests it would create under
+        RV(would_create), reports those probes' results as null and the verdict V(check_mode) when no probe ran.
+  diff_mode:
+    support: none
+    details:
+      - The probe pods are created and deleted within the task, so there is nothing left to show a difference of.
+  idempotent:
+    support: full
+    details:
+      - The module always reports C(changed=false); the results it returns are what the network does at the time.
 options:
   namespace:
     description:
@@ -134,9 +150,8 @@ options:
     type: int
     default: 120
 notes:
-  - The module never changes anything it leaves behind, so it always reports C(changed=false).
-    In check mode, probes from existing pods run normally; probes that need a probe pod are not run, and the
-    module returns the pods it would create under RV(would_create).
+  - The module leaves nothing behind (its probe pods are deleted, also when it fails or is interrupted), so it
+    always reports C(changed=false).
   - A pod talking to itself is not predicted (CNIs differ) and is left out of the comparison.
   - A connection that reaches the server but gets an HTTP error status (for example 404) counts as V(allowed).
 seealso:

@@ -243,6 +243,27 @@ def test_check_mode_reports_the_probe_pod_it_would_create(kube_double, probe):
     assert cluster.writes(kube_double)[writes_before:] == []
 
 
+def test_check_mode_runs_a_matrix_only_from_existing_pods_and_creates_no_pod(kube_double, probe):
+    """check_mode support is partial: the existing pod's probes run, the probe pod's are reported, not run."""
+    cluster.seed(kube_double, policies=("deny",))
+    writes_before = len(cluster.writes(kube_double))
+    result, run = probe(
+        check=True,
+        sources=[{"pod": "test-np"}, {"labels": {"app": "api"}}],
+        targets=["api"],
+        expect="blocked",
+    )
+    assert run.rc == 0, run.output
+    by_source = {item["from"]: item["result"] for item in result["results"]}
+    assert by_source == {"netpol-demo/test-np": "blocked", "netpol-demo/[app=api]": None}
+    (pod,) = result["would_create"]
+    assert pod["metadata"]["labels"]["app"] == "api"
+    assert result["probe_pods"] == []
+    assert "would create 1 probe pod(s) and run 1 probe(s) from them" in result["verdict_msg"]
+    assert cluster.writes(kube_double)[writes_before:] == []
+    assert cluster.probe_pods(kube_double) == []
+
+
 def test_check_mode_still_probes_from_existing_pods(kube_double, probe):
     cluster.seed(kube_double, policies=("deny",))
     result, run = probe(check=True, **{"from": {"pod": "test-np"}, "to": "api", "expect": "blocked"})

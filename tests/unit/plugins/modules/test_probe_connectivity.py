@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
 from ansible_collections.netpol.aks.plugins.module_utils._probe import ProbeInputError
@@ -31,6 +32,17 @@ def test_argument_spec_constraints():
     assert spec["ports"]["elements"] == "int"
     assert spec["api_key"]["no_log"] is True
     assert "impersonate_user" in spec  # kubernetes.core's connection options
+
+
+def test_check_mode_support_is_partial_since_probe_pods_are_created():
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    assert "netpol.aks.attributes.INFO_MODULE" not in doc["extends_documentation_fragment"]
+    check_mode = doc["attributes"]["check_mode"]
+    assert check_mode["support"] == "partial"
+    details = " ".join(check_mode["details"])
+    assert "probe pod" in details
+    assert "would_create" in details
+    assert "never changes anything" not in module.DOCUMENTATION
 
 
 def test_single_probe_plan_defaults_to_port_80_and_service():
