@@ -115,6 +115,7 @@ def engine(data: dict, workdir: Path, granularity: str, budget: float) -> Run:
             "policies": data["policies"],
             "ports": [{"port": PORT, "protocol": PROTOCOL}],
             "granularity": granularity,
+            "pairs": "all",
         }
     }
     path = workdir / f"args-{granularity}.json"

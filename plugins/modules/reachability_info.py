@@ -24,6 +24,13 @@ description:
   - Pods with the same namespace, labels and container ports (and the same matching ipBlocks) are
     indistinguishable to every policy. They are evaluated once as an equivalence class, so the cost follows the
     number of classes, not pods; O(granularity=classes) reports per class.
+  - The result grows with what is asked, not with the cluster - by default it carries the classes with their pods
+    (RV(classes)) and one row of verdicts per source class and port (RV(matrix)); pairs are listed one by one only
+    on request (O(pairs)), explanations only on request (O(explain), O(explain_pairs)), and text tables only up to
+    O(table_limit) cells. At 5,000 pods and 1,000 policies the default result is well under 1 MB.
+  - O(namespaces), O(pods) and O(policies) can be large (thousands of items); the argument spec only checks that
+    they are lists, and the engine checks every item and field, failing with the path of the bad one
+    (for example C(pods[17].ports[0].port)).
   - A pod talking to itself is not predicted (CNIs disagree on it, kubernetes#95879) and is left out of the
     results.
   - Prediction only - nothing is probed. M(netpol.aks.probe_connectivity) compares these predictions with real
@@ -57,63 +64,29 @@ options:
     elements: str
   namespaces:
     description:
-      - O(source=offline) only. The namespaces with their labels. C(kubernetes.io/metadata.name) is added.
+      - O(source=offline) only. The namespaces, each a mapping with C(name) (required) and C(labels) (a mapping of
+        label keys to strings). C(kubernetes.io/metadata.name) is added.
       - A namespace that only pods or policies mention is assumed to carry no other label.
+      - The items are checked by the engine, not by the argument spec (see above); an unknown key is an error.
     type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Namespace name.
-        type: str
-        required: true
-      labels:
-        description: Namespace labels.
-        type: dict
-        default: {}
+    elements: raw
   pods:
     description:
-      - O(source=offline) only. The pods.
+      - O(source=offline) only. The pods, each a mapping with C(namespace) and C(name) (required), C(labels) (a
+        mapping of label keys to strings), C(ip) (the pod IP, for ipBlock peers; a pod without one matches no
+        ipBlock) and C(ports) (container ports, a list of C(name) (IANA service name), C(port) (number, required)
+        and C(protocol) (V(TCP), V(UDP) or V(SCTP), default V(TCP)); they resolve named ports and are the default
+        O(ports)).
+      - The items are checked by the engine, not by the argument spec (see above); an unknown key is an error.
     type: list
-    elements: dict
-    suboptions:
-      namespace:
-        description: Namespace of the pod.
-        type: str
-        required: true
-      name:
-        description: Pod name.
-        type: str
-        required: true
-      labels:
-        description: Pod labels.
-        type: dict
-        default: {}
-      ip:
-        description: Pod IP, for ipBlock peers. A pod without one matches no ipBlock.
-        type: str
-      ports:
-        description: Container ports of the pod (they resolve named ports and are the default O(ports)).
-        type: list
-        elements: dict
-        default: []
-        suboptions:
-          name:
-            description: Port name (IANA service name), as in the container spec.
-            type: str
-          port:
-            description: Port number.
-            type: int
-            required: true
-          protocol:
-            description: V(TCP), V(UDP) or V(SCTP) (any case).
-            type: str
-            default: TCP
+    elements: raw
   policies:
     description:
       - O(source=offline) only. NetworkPolicy objects as the API returns them (C(metadata.name),
         C(metadata.namespace), C(spec)), for example from M(kubernetes.core.k8s_info) or a manifest file.
+      - Validated by the engine (strict schema and semantic checks), every error naming the policy and the field.
     type: list
-    elements: dict
+    elements: raw
     default: []
   ports:
     description:
@@ -145,25 +118,61 @@ options:
     elements: str
   granularity:
     description:
-      - V(pods) - one result per ordered pair of distinct pods per port.
-      - V(classes) - one result per ordered pair of equivalence classes per port (a class paired with itself
-        stands for two distinct pods of the class, and is left out when the class has one pod); RV(classes)
-        lists each class's pods. O(sources) and O(targets) cannot be used with it.
+      - V(pods) - verdicts between pods. RV(results) and RV(table) name pods; RV(matrix) has one row per class of
+        the sources (a pod's verdicts are its class's; RV(classes) lists each class's pods).
+      - V(classes) - verdicts between equivalence classes (a class paired with itself stands for two distinct pods
+        of the class, and is not predicted when the class has one pod); RV(results) and RV(table) name classes.
+        O(sources) and O(targets) cannot be used with it.
     type: str
     choices: [pods, classes]
     default: pods
+  pairs:
+    description:
+      - Which ordered pairs RV(results) lists, one item each (with its reason), per evaluated port.
+      - V(none) lists none but the pairs O(explain) explains - RV(matrix), RV(summary) and RV(table) still cover
+        every pair. V(allowed) and V(blocked) list only those, V(all) lists every pair.
+      - At O(granularity=pods) every pair is a pair of pods, so V(all) on a cluster of N pods lists about N*N items
+        per port; use O(sources) and O(targets), or O(granularity=classes), on large clusters.
+      - Before version 0.2.0 this option was called O(only) and defaulted to V(all); O(only) is a deprecated alias.
+    type: str
+    choices: [none, allowed, blocked, all]
+    default: none
+    aliases: [only]
   explain:
     description:
-      - Add to every result the egress and ingress explanations - which policies select the source and the
-        target, and every rule (policy, rule, peer and port index) that allows the connection.
-    type: bool
-    default: false
-  only:
+      - Which pairs are explained - their items in RV(results) get RV(results[].egress) and RV(results[].ingress),
+        which policies select the source and the target and every rule (policy, rule, peer and port index) that
+        allows the connection.
+      - V(none) explains nothing (beyond O(explain_pairs)), V(denied) every blocked pair, V(all) every pair.
+      - With O(pairs=none) the explained pairs are the ones listed (V(denied) alone lists the blocked pairs,
+        explained); otherwise O(pairs) chooses the pairs listed and O(explain) which of them are explained.
+      - V(true) and V(false), the values of versions before 0.2.0, still mean V(all) and V(none).
+    type: raw
+    default: none
+  explain_pairs:
     description:
-      - Return only allowed or only blocked results (RV(summary) and RV(table) always cover everything).
-    type: str
-    choices: [all, allowed, blocked]
-    default: all
+      - Explain these pairs, whatever O(explain) says - each a mapping with C(from) and C(to), pods
+        (V(namespace/pod)) or addresses among O(sources) and O(targets); with O(granularity=classes) class names
+        (V(namespace/class-N)) or a pod, which stands for its class.
+      - Each pair is explained on every evaluated port its target is evaluated on.
+    type: list
+    elements: dict
+    suboptions:
+      from:
+        description: The source.
+        type: str
+        required: true
+      to:
+        description: The target.
+        type: str
+        required: true
+  table_limit:
+    description:
+      - Largest text table drawn in RV(table) and RV(table_lines), in cells (rows times columns). A larger table is
+        replaced by one line saying so; RV(matrix) carries the same verdicts compactly.
+      - V(0) draws no table.
+    type: int
+    default: 2500
 notes:
   - The prediction covers NetworkPolicy only. A CNI that does not enforce NetworkPolicy (AKS with
     C(--network-policy none), flannel) lets everything through whatever is predicted here.
@@ -192,8 +201,16 @@ EXAMPLES = r"""
     sources: [default/test-np]
     targets: [default/api]
     ports: [{port: 80}]
-    explain: true
+    pairs: all
+    explain: denied
   register: why
+
+- name: Explain one pair only, on a large cluster
+  netpol.aks.reachability_info:
+    ports: [{port: 8080}]
+    explain_pairs:
+      - {from: shop/frontend-7d9c-abcde, to: shop/orders-5f6b-fghij}
+  register: one
 
 - name: The walkthrough's deny policy, predicted offline
   netpol.aks.reachability_info:
@@ -204,6 +221,7 @@ EXAMPLES = r"""
       - {namespace: default, name: test-np, labels: {}, ip: 10.240.0.11}
     policies:
       - "{{ lookup('ansible.builtin.file', 'deny.yaml') | from_yaml }}"
+    pairs: all
   register: offline
 
 - name: The walkthrough's expectation holds
@@ -211,12 +229,18 @@ EXAMPLES = r"""
     that:
       - offline.results | selectattr('to', 'eq', 'default/api') | map(attribute='allowed') | list == [false]
 
-- name: Large cluster - one result per equivalence class pair on one port
+- name: Large cluster - the blocked class pairs on one port, each explained
   netpol.aks.reachability_info:
     granularity: classes
     ports: [{port: 8080, protocol: TCP}]
-    only: allowed
+    explain: denied
   register: classes
+
+- name: May pods of shop/class-1 reach pods of shop/class-2 on 8080?
+  ansible.builtin.debug:
+    msg: "{{ m.rows[m.sources.index('shop/class-1')][m.targets.index('shop/class-2')] == '.' }}"
+  vars:
+    m: "{{ classes.matrix['8080/TCP'] }}"
 """
 
 RETURN = r"""
@@ -227,7 +251,9 @@ source:
   sample: offline
 results:
   description:
-    - One item per ordered pair of distinct pods (or classes) per evaluated port, filtered by O(only).
+    - One item per ordered pair of distinct pods (or classes) per evaluated port - the pairs O(pairs) lists, and the
+      pairs O(explain) and O(explain_pairs) explain. Empty by default (O(pairs=none)).
+    - Items of one port are in source order, then target order.
   returned: always
   type: list
   elements: dict
@@ -261,19 +287,59 @@ results:
       sample: "default/test-np -> default/api on 80/TCP is blocked: ingress to default/api is denied by default: it
         is selected by default/deny-all and no ingress rule of those matches"
     egress:
-      description: The source's side (with O(explain)) - C(selecting) policies, C(isolated), C(allowed),
+      description: The source's side (when explained) - C(selecting) policies, C(isolated), C(allowed),
         C(matches) (policy, direction, rule, peer, port, field), C(reason).
       type: dict
-      returned: when O(explain=true)
+      returned: when the pair is explained (O(explain), O(explain_pairs))
     ingress:
-      description: The target's side (with O(explain)), as RV(results[].egress).
+      description: The target's side (when explained), as RV(results[].egress).
       type: dict
-      returned: when O(explain=true)
+      returned: when the pair is explained (O(explain), O(explain_pairs))
+matrix:
+  description:
+    - Every verdict, compactly - keyed V(<port>/<protocol>) (or V(<name>/<protocol>) for a named port), one row
+      per source unit. A unit is an equivalence class of pods (V(namespace/class-N), see RV(classes)) or a non-pod
+      address given in O(sources) or O(targets).
+    - C(rows[i][j]) is the verdict from C(sources[i]) to C(targets[j]) - V(.) allowed, V(X) blocked, V(-) not
+      predicted (a class of one pod and itself), V(?) two addresses (not a NetworkPolicy question). Between two
+      classes it holds for every pod of the first and every other pod of the second.
+    - At O(granularity=pods), the verdict for pod A to pod B (A not B) is the cell of A's class row and B's class
+      column; only the classes of O(sources) and O(targets) appear.
+    - C(targets) holds the units evaluated on the port (with the default O(ports), those that declare it).
+  returned: always
+  type: dict
+  sample:
+    80/TCP:
+      port: 80
+      protocol: TCP
+      sources: [default/class-1, default/class-2]
+      targets: [default/class-1]
+      rows: ["-", "X"]
+  contains:
+    port:
+      description: The port number, or the name when the port was given by name.
+      type: raw
+    protocol:
+      description: V(TCP), V(UDP) or V(SCTP).
+      type: str
+    sources:
+      description: The row units, in row order.
+      type: list
+      elements: str
+    targets:
+      description: The column units, in column order.
+      type: list
+      elements: str
+    rows:
+      description: One string per row unit, one character per column unit.
+      type: list
+      elements: str
 table:
   description:
-    - The truth tables in the upstream e2e style, keyed V(<port>/<protocol>) (or V(<name>/<protocol>) for a named
-      port) - rows are sources, columns targets, V(.) allowed, V(X) blocked, V(-) a pod and itself (not predicted),
+    - The truth tables in the upstream e2e style, keyed as RV(matrix) - rows are sources, columns targets (pods, or
+      classes with O(granularity=classes)), V(.) allowed, V(X) blocked, V(-) a pod and itself (not predicted),
       V(?) two non-pod addresses (not a NetworkPolicy question).
+    - A table of more than O(table_limit) cells is not drawn; its text is then one line that says so.
   returned: always
   type: dict
   sample: {"80/TCP": "-           default/api\ndefault/test-np X\n"}
@@ -282,8 +348,8 @@ table_lines:
   returned: always
   type: dict
 classes:
-  description: The equivalence classes, with their pods.
-  returned: when O(granularity=classes)
+  description: The equivalence classes of the pods, with their pods, in RV(matrix)'s class order.
+  returned: always
   type: list
   elements: dict
   contains:
@@ -320,7 +386,7 @@ summary:
       description: NetworkPolicies.
       type: int
     evaluated:
-      description: Pairs evaluated (all ports), before O(only) filtered the results.
+      description: Pairs evaluated (all ports) - pod pairs, or class pairs with O(granularity=classes).
       type: int
     allowed:
       description: Pairs allowed.
@@ -350,6 +416,8 @@ import copy
 import ipaddress
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
@@ -357,43 +425,35 @@ OFFLINE_INPUTS = ("namespaces", "pods", "policies")
 LIVE_FILTERS = ("namespace", "label_selectors")
 
 PORT_SPEC = {"port": {"type": "raw", "required": True}, "protocol": {"type": "str", "default": "TCP"}}
+EXPLAIN_CHOICES = ("none", "denied", "all")
+# namespaces, pods and policies are checked item by item by the engine (netpol.Cluster), which names the
+# bad field; a suboption spec here would walk thousands of items a second time, at several times the cost.
 ARGUMENT_SPEC: dict[str, Any] = {
     **copy.deepcopy(_kube.KUBE_AUTH_ARG_SPEC),
     "source": {"type": "str", "choices": ["live", "offline"]},
     "namespace": {"type": "list", "elements": "str"},
     "label_selectors": {"type": "list", "elements": "str"},
-    "namespaces": {
-        "type": "list",
-        "elements": "dict",
-        "options": {"name": {"type": "str", "required": True}, "labels": {"type": "dict", "default": {}}},
-    },
-    "pods": {
-        "type": "list",
-        "elements": "dict",
-        "options": {
-            "namespace": {"type": "str", "required": True},
-            "name": {"type": "str", "required": True},
-            "labels": {"type": "dict", "default": {}},
-            "ip": {"type": "str"},
-            "ports": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "name": {"type": "str"},
-                    "port": {"type": "int", "required": True},
-                    "protocol": {"type": "str", "default": "TCP"},
-                },
-            },
-        },
-    },
-    "policies": {"type": "list", "elements": "dict", "default": []},
+    "namespaces": {"type": "list", "elements": "raw"},
+    "pods": {"type": "list", "elements": "raw"},
+    "policies": {"type": "list", "elements": "raw", "default": []},
     "ports": {"type": "list", "elements": "dict", "options": PORT_SPEC},
     "sources": {"type": "list", "elements": "str"},
     "targets": {"type": "list", "elements": "str"},
     "granularity": {"type": "str", "choices": ["pods", "classes"], "default": "pods"},
-    "explain": {"type": "bool", "default": False},
-    "only": {"type": "str", "choices": ["all", "allowed", "blocked"], "default": "all"},
+    "pairs": {
+        "type": "str",
+        "choices": ["none", "allowed", "blocked", "all"],
+        "default": "none",
+        "aliases": ["only"],
+        "deprecated_aliases": [{"name": "only", "version": "1.0.0", "collection_name": "netpol.aks"}],
+    },
+    "explain": {"type": "raw", "default": "none"},
+    "explain_pairs": {
+        "type": "list",
+        "elements": "dict",
+        "options": {"from": {"type": "str", "required": True}, "to": {"type": "str", "required": True}},
+    },
+    "table_limit": {"type": "int", "default": 2500},
 }
 
 
@@ -422,12 +482,11 @@ def choose_source(params: dict) -> str:
 def gather(params: dict, source: str) -> dict:
     """Namespaces, pods and policies in the engine's shapes (and the live mode's skipped pods)."""
     if source == "offline":
+        # As given: the engine checks every item and names the bad field.
         return {
-            "namespaces": [
-                {"name": n["name"], "labels": n.get("labels") or {}} for n in params.get("namespaces") or []
-            ],
-            "pods": [{k: v for k, v in p.items() if v is not None} for p in params.get("pods") or []],
-            "policies": list(params.get("policies") or []),
+            "namespaces": params.get("namespaces") or [],
+            "pods": params.get("pods") or [],
+            "policies": params.get("policies") or [],
             "skipped": [],
         }
     api_client = _kube.build_api_client(params)
@@ -443,15 +502,18 @@ def build_cluster(data: dict) -> netpol.Cluster:
 
 
 # ---------------------------------------------------------------------------------------------
-# evaluate
+# evaluate: verdicts per unit (an equivalence class of pods, or a non-pod address), pairs on demand
 # ---------------------------------------------------------------------------------------------
 
+MARKS = {True: ".", False: "X", None: "-"}
+UNKNOWN = "?"  # two non-pod addresses: not a NetworkPolicy question
 
-def _endpoints(cluster: netpol.Cluster, values: list[str] | None, option: str) -> list[Any]:
+
+def _endpoints(cluster: netpol.Cluster, values: list[str] | None, option: str) -> list[str]:
     """Pods ("ns/pod") and non-pod endpoints (IP addresses) of sources/targets, in order, unique."""
     if values is None:
         return list(cluster.pods)
-    out: list[Any] = []
+    out: dict[str, None] = {}
     for i, value in enumerate(values):
         try:
             ip = ipaddress.ip_address(value)
@@ -464,9 +526,8 @@ def _endpoints(cluster: netpol.Cluster, values: list[str] | None, option: str) -
             item = value
         else:
             raise InputProblem(f"{option}[{i}]: {value!r} is neither a known pod (namespace/pod) nor an IP address")
-        if item not in out:
-            out.append(item)
-    return out
+        out.setdefault(item)
+    return list(out)
 
 
 def _port_specs(params: dict) -> list[tuple[Any, str]] | None:
@@ -474,6 +535,250 @@ def _port_specs(params: dict) -> list[tuple[Any, str]] | None:
     if specs is None:
         return None
     return [netpol.check_port_spec(spec["port"], spec.get("protocol"), f"ports[{i}]") for i, spec in enumerate(specs)]
+
+
+def explain_mode(value: Any) -> str:
+    """O(explain) as none, denied or all; booleans (the option's former type) mean all or none."""
+    if isinstance(value, str) and value.lower() in EXPLAIN_CHOICES:
+        return value.lower()
+    try:
+        return "all" if boolean(value, strict=True) else "none"
+    except TypeError:
+        raise InputProblem(
+            f"explain: {value!r} is not one of {', '.join(EXPLAIN_CHOICES)} (true and false are still accepted: "
+            "true means all, false none)"
+        ) from None
+
+
+class Evaluation:
+    """What the module was asked to evaluate, with each endpoint mapped to its unit.
+
+    A unit is an equivalence class of pods (its index) or a non-pod address (its text). Every verdict is
+    decided once per unit pair on the class matrix of the port; pod pairs, reasons and explanations are
+    only produced for the pairs the result lists.
+    """
+
+    def __init__(self, cluster: netpol.Cluster, params: dict):
+        self.cluster = cluster
+        self.classes = cluster.classes()
+        self.by_class = params["granularity"] == "classes"
+        if self.by_class:
+            if params.get("sources") or params.get("targets"):
+                raise InputProblem("sources, targets: not supported with granularity=classes; use granularity=pods")
+            self.sources = self.targets = [c.name for c in self.classes]
+            self.unit: dict[str, int | str] = {c.name: c.index for c in self.classes}
+        else:
+            self.sources = _endpoints(cluster, params.get("sources"), "sources")
+            self.targets = _endpoints(cluster, params.get("targets"), "targets")
+            self.unit = {}
+            for endpoint in (*self.sources, *self.targets):
+                if endpoint not in self.unit:
+                    self.unit[endpoint] = cluster.class_of(endpoint).index if endpoint in cluster.pods else endpoint
+        self.pairs = params["pairs"]
+        self.explain = explain_mode(params["explain"])
+        self.explain_pairs = self._explain_pairs(params.get("explain_pairs") or [])
+        self.table_limit = params["table_limit"]
+        self._matrices: dict[tuple[int, str], netpol.ClassMatrix] = {}
+        self._decisions: dict[tuple, netpol.Decision] = {}
+
+    # -- units -------------------------------------------------------------------------------------
+
+    def _explain_pairs(self, pairs: list[Any]) -> set[tuple[str, str]]:
+        out = set()
+        for i, pair in enumerate(pairs):
+            ends = []
+            for side, known in (("from", self.sources), ("to", self.targets)):
+                value = pair.get(side)
+                if self.by_class and value in self.cluster.pods:
+                    value = self.cluster.class_of(value).name  # a pod stands for its class
+                elif not self.by_class and isinstance(value, str):
+                    try:
+                        value = str(ipaddress.ip_address(value))
+                    except ValueError:
+                        pass
+                    else:
+                        endpoint = self.cluster.endpoint({"ip": value})
+                        value = endpoint.ident if isinstance(endpoint, netpol.Pod) else value
+                if value not in self.unit or value not in known:
+                    what = "class (namespace/class-N) or pod" if self.by_class else "pod or address"
+                    side_name = "sources" if side == "from" else "targets"
+                    raise InputProblem(
+                        f"explain_pairs[{i}].{side}: {pair.get(side)!r} is not a {what} among the {side_name}"
+                    )
+                ends.append(value)
+            out.add((ends[0], ends[1]))
+        return out
+
+    def _ports_of(self, unit: int | str) -> Any:
+        return self.classes[unit].ports if isinstance(unit, int) else None
+
+    def _name(self, unit: int | str) -> str:
+        return self.classes[unit].name if isinstance(unit, int) else unit
+
+    def _matrix(self, number: int, protocol: str) -> netpol.ClassMatrix:
+        key = (number, protocol)
+        if key not in self._matrices:
+            self._matrices[key] = self.cluster.evaluate_classes(number, protocol)
+        return self._matrices[key]
+
+    def verdict(self, su: int | str, tu: int | str, number: int, protocol: str) -> bool | None:
+        """Between a pod of unit ``su`` and another pod of unit ``tu`` (None: no such pair, or two addresses)."""
+        if isinstance(su, int) and isinstance(tu, int):
+            if su == tu and len(self.classes[su].pods) < 2:
+                return None
+            return self._matrix(number, protocol).allowed(su, tu)
+        if isinstance(su, str) and isinstance(tu, str):
+            return None
+        return self.decision(su, tu, number, protocol).allowed
+
+    def decision(self, su: int | str, tu: int | str, number: int, protocol: str) -> netpol.Decision:
+        """The reference evaluation for the unit pair, once (named after representatives)."""
+        key = (su, tu, number, protocol)
+        decision = self._decisions.get(key)
+        if decision is None:
+            if isinstance(su, int) and isinstance(tu, int) and self.by_class:
+                decision = self.cluster.class_decision(self.classes[su], self.classes[tu], number, protocol)
+            else:
+                source = self.classes[su].pods[0] if isinstance(su, int) else {"ip": su}
+                target = self.classes[tu].pods[1 if su == tu else 0] if isinstance(tu, int) else {"ip": tu}
+                decision = self.cluster.evaluate(source, target, number, protocol)
+            self._decisions[key] = decision
+        return decision
+
+    # -- the whole evaluation ----------------------------------------------------------------------
+
+    def run(self, specs: list[tuple[Any, str]] | None) -> dict:
+        target_units = list(dict.fromkeys(self.unit[t] for t in self.targets))
+        groups = netpol.port_groups(target_units, specs, self._ports_of)
+        out: dict[str, Any] = {"results": [], "matrix": {}, "table": {}, "allowed": 0, "blocked": 0}
+        for key, (port, protocol, by_number) in groups.items():
+            self._port(key, port, protocol, by_number, out)
+        out["keys"] = list(groups)
+        return out
+
+    def _verdicts(self, source_units: list, units: list, number: int, protocol: str) -> dict[tuple, bool | None]:
+        """Verdict per (source unit, target unit); class pairs read from the class matrix's bit rows."""
+        out: dict[tuple, bool | None] = {}
+        class_targets = [u for u in units if isinstance(u, int)]
+        matrix = self._matrix(number, protocol) if class_targets else None
+        for su in source_units:
+            if isinstance(su, int) and matrix is not None:
+                bits = matrix.allowed_targets(su)
+                for tu in class_targets:
+                    out[su, tu] = None if su == tu and len(self.classes[su].pods) < 2 else bool((bits >> tu) & 1)
+            for tu in units:
+                if (su, tu) not in out:
+                    out[su, tu] = self.verdict(su, tu, number, protocol)
+        return out
+
+    @staticmethod
+    def _mark(su: int | str, tu: int | str, verdict: bool | None) -> str:
+        if verdict is None and isinstance(su, str) and isinstance(tu, str):
+            return UNKNOWN
+        return MARKS[verdict]
+
+    def _port(self, key: str, port: Any, protocol: str, by_number: dict[int, list], out: dict) -> None:
+        port_name = port if isinstance(port, str) else None
+        source_units = list(dict.fromkeys(self.unit[s] for s in self.sources))
+        rows: dict[int | str, list[str]] = {u: [] for u in source_units}
+        column_units: list[int | str] = []
+        columns: list[str] = []
+        cells: dict[tuple[str, str], Any] = {}
+        in_port = {u for units in by_number.values() for u in units}
+        width = sum(1 for t in self.targets if self.unit[t] in in_port)
+        drawn = len(self.sources) * width <= self.table_limit
+        for number, units in by_number.items():
+            group = set(units)
+            group_targets = [t for t in self.targets if self.unit[t] in group]
+            column_units += units
+            verdicts = self._verdicts(source_units, units, number, protocol)
+            for su in source_units:
+                rows[su] += [self._mark(su, tu, verdicts[su, tu]) for tu in units]
+            self._count(group_targets, verdicts, out)
+            if drawn:
+                columns += [t for t in group_targets if t not in columns]
+                for s in self.sources:
+                    for t in group_targets:
+                        cells[(s, t)] = self._pair_verdict(s, t, verdicts)
+            self._list(group_targets, verdicts, number, protocol, port_name, out["results"])
+        out["matrix"][key] = {
+            "port": port,
+            "protocol": protocol,
+            "sources": [self._name(u) for u in source_units],
+            "targets": [self._name(u) for u in column_units],
+            "rows": ["".join(rows[u]) for u in source_units],
+        }
+        if drawn:
+            out["table"][key] = netpol.format_table(list(self.sources), columns, cells, self_mark="-")
+        else:
+            out["table"][key] = (
+                f"not drawn: {len(self.sources)} x {width} cells is more than table_limit={self.table_limit}; "
+                f"matrix['{key}'] has every verdict\n"
+            )
+
+    def _pair_verdict(self, s: str, t: str, verdicts: dict) -> Any:
+        if s == t and not self.by_class:
+            return None  # a pod and itself: not predicted
+        su, tu = self.unit[s], self.unit[t]
+        verdict = verdicts[su, tu]
+        return UNKNOWN if self._mark(su, tu, verdict) == UNKNOWN else verdict
+
+    def _count(self, group_targets: list[str], verdicts: dict, out: dict) -> None:
+        """Allowed and blocked pairs of distinct endpoints, counted per unit pair."""
+        if self.by_class:
+            for verdict in verdicts.values():
+                if verdict is not None:
+                    out["allowed" if verdict else "blocked"] += 1
+            return
+        source_count: dict[int | str, int] = {}
+        for s in self.sources:
+            source_count[self.unit[s]] = source_count.get(self.unit[s], 0) + 1
+        target_count: dict[int | str, int] = {}
+        both: dict[int | str, int] = {}
+        sources = set(self.sources)
+        for t in group_targets:
+            target_count[self.unit[t]] = target_count.get(self.unit[t], 0) + 1
+            if t in sources:
+                both[self.unit[t]] = both.get(self.unit[t], 0) + 1
+        for (su, tu), verdict in verdicts.items():
+            if verdict is None:
+                continue
+            pairs = source_count[su] * target_count.get(tu, 0) - (both.get(su, 0) if su == tu else 0)
+            out["allowed" if verdict else "blocked"] += pairs
+
+    def _listed(self, verdict: bool) -> bool:
+        if self.pairs == "none":
+            return self._explained(verdict)
+        return self.pairs == "all" or (self.pairs == "allowed") == verdict
+
+    def _explained(self, verdict: bool) -> bool:
+        return self.explain == "all" or (self.explain == "denied" and not verdict)
+
+    def _list(
+        self, group_targets: list[str], verdicts: dict, number: int, protocol: str, port_name: str | None, results: list
+    ) -> None:
+        """The result items of one port group: the pairs O(pairs) lists and the pairs explained."""
+        wanted = {key for key, verdict in verdicts.items() if verdict is not None and self._listed(verdict)}
+        explain_from = {s for s, _t in self.explain_pairs}
+        wanted_sources = {su for su, _tu in wanted}
+        if not wanted and not explain_from:
+            return
+        for s in self.sources:
+            su = self.unit[s]
+            if su not in wanted_sources and s not in explain_from:
+                continue
+            for t in group_targets:
+                tu = self.unit[t]
+                asked = (s, t) in self.explain_pairs
+                if (su, tu) not in wanted and not asked:
+                    continue
+                verdict = verdicts[su, tu]
+                if verdict is None or (s == t and not self.by_class):
+                    continue
+                decision = self.decision(su, tu, number, protocol)
+                if not self.by_class:
+                    decision = decision.renamed(s, t)
+                results.append(_result(decision, asked or self._explained(verdict), port_name))
 
 
 def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> dict:
@@ -493,126 +798,43 @@ def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> 
     return item
 
 
-def evaluate_pods(cluster: netpol.Cluster, params: dict) -> tuple[list[dict], dict[str, str], int, int, list[str]]:
-    sources = _endpoints(cluster, params.get("sources"), "sources")
-    targets = _endpoints(cluster, params.get("targets"), "targets")
-    groups = netpol.port_groups(
-        targets, _port_specs(params), lambda t: cluster.pods[t].ports if t in cluster.pods else None
-    )
-    explain, only = params["explain"], params["only"]
-    results: list[dict] = []
-    tables: dict[str, str] = {}
-    allowed_count = blocked_count = 0
-    for key, (port, protocol, by_number) in groups.items():
-        port_name = port if isinstance(port, str) else None
-        cells: dict[tuple[str, str], bool | None] = {}
-        columns: list[str] = []
-        for number, group_targets in by_number.items():
-            columns += [t for t in group_targets if t not in columns]
-            pod_sources = [s for s in sources if s in cluster.pods]
-            pod_targets = [t for t in group_targets if t in cluster.pods]
-            decisions = list(cluster.pair_decisions(number, protocol, pod_sources, pod_targets))
-            for s in sources:
-                for t in group_targets:
-                    if s == t:
-                        cells[(s, t)] = None
-                    elif (s in cluster.pods) != (t in cluster.pods):  # one side is a non-pod address
-                        decisions.append(
-                            cluster.evaluate(
-                                s if s in cluster.pods else {"ip": s},
-                                t if t in cluster.pods else {"ip": t},
-                                number,
-                                protocol,
-                            )
-                        )
-            for d in decisions:
-                cells[(d.source, d.target)] = d.allowed
-                if d.allowed:
-                    allowed_count += 1
-                else:
-                    blocked_count += 1
-                if only == "all" or (only == "allowed") == d.allowed:
-                    results.append(_result(d, explain, port_name))
-        tables[key] = netpol.format_table(list(sources), columns, cells, self_mark="-")
-    return results, tables, allowed_count, blocked_count, list(groups)
-
-
-def evaluate_classes(cluster: netpol.Cluster, params: dict) -> tuple[list[dict], dict[str, str], int, int, list[str]]:
-    if params.get("sources") or params.get("targets"):
-        raise InputProblem("sources, targets: not supported with granularity=classes; use granularity=pods")
-    classes = cluster.classes()
-    specs = _port_specs(params)
-    explain, only = params["explain"], params["only"]
-    # Ports: the given ones (numbers, or names resolved per class), else every port any class declares.
-    wanted = netpol.port_groups(classes, specs, lambda c: c.ports)
-    results: list[dict] = []
-    tables: dict[str, str] = {}
-    allowed_count = blocked_count = 0
-    rows = [c.name for c in classes]
-    for key, (port, protocol, by_number) in wanted.items():
-        port_name = port if isinstance(port, str) else None
-        cells: dict[tuple[str, str], bool | None] = {}
-        columns: list[str] = []
-        for number, group in by_number.items():
-            matrix = cluster.evaluate_classes(number, protocol)
-            columns += [c.name for c in group if c.name not in columns]
-            for src in classes:
-                row = matrix.allowed_targets(src.index)
-                for dst in group:
-                    if src.index == dst.index and len(src.pods) < 2:
-                        cells[(src.name, dst.name)] = None
-                        continue
-                    verdict = bool((row >> dst.index) & 1)
-                    cells[(src.name, dst.name)] = verdict
-                    if verdict:
-                        allowed_count += 1
-                    else:
-                        blocked_count += 1
-                    if only == "all" or (only == "allowed") == verdict:
-                        decision = cluster.class_decision(src, dst, number, protocol)
-                        results.append(_result(decision, explain, port_name))
-        tables[key] = netpol.format_table(rows, columns, cells, self_mark="-")
-    return results, tables, allowed_count, blocked_count, list(wanted)
-
-
 def describe(params: dict) -> dict:
     source = choose_source(params)
     data = gather(params, source)
     cluster = build_cluster(data)
-    if params["granularity"] == "classes":
-        results, tables, allowed, blocked, keys = evaluate_classes(cluster, params)
-    else:
-        results, tables, allowed, blocked, keys = evaluate_pods(cluster, params)
+    if params["table_limit"] < 0:
+        raise InputProblem(f"table_limit: {params['table_limit']} must be 0 or more (0 draws no table)")
+    evaluation = Evaluation(cluster, params)
+    answer = evaluation.run(_port_specs(params))
     isolated_in, isolated_eg = _isolation_counts(cluster)
     warnings = [cluster.schema_warning] if cluster.schema_warning else []
-    if not keys and cluster.pods:
+    if not answer["keys"] and cluster.pods:
         warnings.append(
             "Nothing was evaluated: no target pod declares a container port. Give the ports to evaluate with the "
             "ports option."
         )
-    out: dict[str, Any] = {
+    return {
         "source": source,
-        "results": results,
-        "table": tables,
-        "table_lines": {k: v.splitlines() for k, v in tables.items()},
+        "results": answer["results"],
+        "matrix": answer["matrix"],
+        "table": answer["table"],
+        "table_lines": {k: v.splitlines() for k, v in answer["table"].items()},
+        "classes": [c.to_dict() for c in cluster.classes()],
         "summary": {
             "namespaces": len(cluster.namespaces),
             "pods": len(cluster.pods),
             "classes": len(cluster.classes()),
             "policies": len(cluster.policies),
-            "evaluated": allowed + blocked,
-            "allowed": allowed,
-            "blocked": blocked,
-            "ports": keys,
+            "evaluated": answer["allowed"] + answer["blocked"],
+            "allowed": answer["allowed"],
+            "blocked": answer["blocked"],
+            "ports": answer["keys"],
             "isolated_ingress": isolated_in,
             "isolated_egress": isolated_eg,
         },
         "skipped_pods": data.get("skipped") or [],
         "warnings": warnings,
     }
-    if params["granularity"] == "classes":
-        out["classes"] = [c.to_dict() for c in cluster.classes()]
-    return out
 
 
 def _isolation_counts(cluster: netpol.Cluster) -> tuple[int, int]:

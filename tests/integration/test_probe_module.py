@@ -355,6 +355,7 @@ def test_expected_table_from_reachability_info(kube_double, ansible_playbook, tm
     - name: Predict
       netpol.aks.reachability_info:
         namespace: [netpol-demo]
+        pairs: all
       register: reach
 
     - name: Probe against the prediction

@@ -94,6 +94,15 @@ def test_offline_bad_pod_fails_naming_the_field(tmp_path, ansible_playbook):
     assert "pods[1].ip: '10.240.0.999' is not an IP address" in run.result("Predict")["msg"]
 
 
+def test_offline_bad_pod_item_fails_naming_the_field(tmp_path, ansible_playbook):
+    """The argument spec does not walk the pods; the engine still names the bad item and field."""
+    task = json.loads(json.dumps(OFFLINE_TASK))
+    task["netpol.aks.reachability_info"]["pods"][0]["ports"] = [{"name": "http", "prot": 80}]
+    run = ansible_playbook(write_playbook(tmp_path, [task]), extra_vars={"policies": []})
+    assert run.rc != 0
+    assert "pods[0].ports[0]: unknown field(s) prot; use name, port, protocol" in run.result("Predict")["msg"]
+
+
 def _pod(name, labels, port=80):
     return {
         "apiVersion": "v1",
@@ -122,7 +131,7 @@ def test_live_mode_reads_the_cluster(tmp_path, kube_double, ansible_playbook):
         time.sleep(0.2)
     task = {
         "name": "Predict live",
-        "netpol.aks.reachability_info": {"namespace": ["default"], "ports": [{"port": 80}]},
+        "netpol.aks.reachability_info": {"namespace": ["default"], "ports": [{"port": 80}], "pairs": "all"},
         "register": "reach",
     }
     run = ansible_playbook(write_playbook(tmp_path, [task]), env=kube_double.env)

@@ -51,17 +51,17 @@ ALLOW = {
 
 def test_walkthrough_steps_offline():
     """The walkthrough: open, deny, allow (still blocked for the unlabelled client), label -> allowed."""
-    open_ = mod.describe(params(**WALKTHROUGH))
+    open_ = mod.describe(params(**WALKTHROUGH, pairs="all"))
     assert [(r["from"], r["to"], r["port"], r["allowed"]) for r in open_["results"]] == [
         ("default/test-np", "default/api", 80, True)
     ]
-    deny = mod.describe(params(**WALKTHROUGH, policies=[DENY]))
+    deny = mod.describe(params(**WALKTHROUGH, policies=[DENY], pairs="all"))
     assert deny["results"][0]["allowed"] is False
     assert "selected by default/backend-policy" in deny["results"][0]["reason"]
-    allow = mod.describe(params(**WALKTHROUGH, policies=[ALLOW]))
+    allow = mod.describe(params(**WALKTHROUGH, policies=[ALLOW], pairs="all"))
     assert allow["results"][0]["allowed"] is False
     labelled = {**WALKTHROUGH, "pods": [WALKTHROUGH["pods"][0], {**WALKTHROUGH["pods"][1], "labels": {"app": "api"}}]}
-    label = mod.describe(params(**labelled, policies=[ALLOW]))
+    label = mod.describe(params(**labelled, policies=[ALLOW], pairs="all"))
     assert label["results"][0]["allowed"] is True
     assert "default/backend-policy spec.ingress[0].from[0]" in label["results"][0]["reason"]
     assert label["source"] == "offline"
@@ -94,7 +94,7 @@ DENY_X = {
 
 
 def test_default_ports_are_each_targets_ports_and_tables_per_port():
-    out = mod.describe(xyz(policies=[DENY_X]))
+    out = mod.describe(xyz(policies=[DENY_X], pairs="all"))
     assert out["summary"]["ports"] == ["80/TCP", "81/UDP"]
     assert out["summary"]["evaluated"] == 2 * 9 * 8
     assert len(out["results"]) == 2 * 9 * 8
@@ -114,8 +114,8 @@ def test_given_ports_sources_targets_only_and_explain():
             ports=[{"port": 80, "protocol": "tcp"}],
             sources=["x/b", "y/a", "203.0.113.9"],
             targets=["x/a", "198.51.100.1"],
-            only="blocked",
-            explain=True,
+            pairs="blocked",
+            explain="all",
         )
     )
     assert [(r["from"], r["to"]) for r in out["results"]] == [("y/a", "x/a"), ("203.0.113.9", "x/a")]
@@ -150,7 +150,7 @@ def test_named_port_resolves_per_target():
         "metadata": {"name": "http-only", "namespace": "x"},
         "spec": {"podSelector": {"matchLabels": {"app": "w"}}, "ingress": [{"ports": [{"port": 9090}]}]},
     }
-    out = mod.describe(params(pods=pods, policies=[policy], ports=[{"port": "http"}], sources=["x/c"]))
+    out = mod.describe(params(pods=pods, policies=[policy], ports=[{"port": "http"}], sources=["x/c"], pairs="all"))
     got = {(r["to"], r["port"], r["port_name"], r["allowed"]) for r in out["results"]}
     assert got == {("x/w1", 8080, "http", False), ("x/w2", 9090, "http", True)}
     assert out["table"]["http/TCP"] == "-   x/w1 x/w2\nx/c X    .\n"
@@ -168,7 +168,7 @@ def test_classes_granularity():
             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
         },
     }
-    out = mod.describe(params(pods=pods, policies=[policy], granularity="classes"))
+    out = mod.describe(params(pods=pods, policies=[policy], granularity="classes", pairs="all"))
     assert [c["pods"] for c in out["classes"]] == [["x/db-0"], ["x/web-1", "x/web-2", "x/web-3"]]
     pairs = {(r["from"], r["to"]): r["allowed"] for r in out["results"]}
     # class-1 = db (one pod: no pair with itself), class-2 = web (three pods: web to web is a pair).
@@ -185,7 +185,7 @@ def test_classes_granularity():
             pods=pods,
             policies=[{**policy, "spec": {**policy["spec"], "ingress": []}}],
             granularity="classes",
-            only="blocked",
+            pairs="blocked",
         )
     )
     assert [(r["from"], r["to"]) for r in db_only["results"]] == [("x/class-2", "x/class-1")]
@@ -193,7 +193,7 @@ def test_classes_granularity():
 
 
 def test_pod_results_equal_reference_evaluation():
-    out = mod.describe(xyz(policies=[DENY_X], explain=True))
+    out = mod.describe(xyz(policies=[DENY_X], pairs="all", explain=True))
     cluster = netpol.Cluster(namespaces=[{"name": n} for n in "xyz"], pods=xyz()["pods"], policies=[DENY_X])
     for r in out["results"]:
         d = cluster.evaluate(r["from"], r["to"], r["port"], r["protocol"])
@@ -202,6 +202,19 @@ def test_pod_results_equal_reference_evaluation():
 
 
 BAD = [
+    # namespaces, pods and policies are not walked by the argument spec: the engine names the bad item and field.
+    ({"pods": ["x/a"]}, "pods[0]: must be a mapping {namespace, name, labels, ip, ports}, got 'x/a'"),
+    ({"pods": [{"namespace": "x", "name": "a", "lables": {}}]}, "pods[0]: unknown field(s) lables; use namespace"),
+    ({"pods": [{"namespace": "x"}]}, "pods[0].name: None is not a pod name"),
+    (
+        {"pods": [{"namespace": "x", "name": "a", "ports": [{"port": "80"}]}]},
+        "pods[0].ports[0].port: must be a port number 1-65535, got '80'",
+    ),
+    ({"pods": [{"namespace": "x", "name": "a", "ports": "http"}]}, "pods[0].ports: must be a list of {name, port"),
+    ({"pods": [{"namespace": "x", "name": "a", "labels": {"app": 1}}]}, "pods[0].labels.app: label value 1 must be"),
+    ({"namespaces": "x"}, "namespaces[0]: must be a mapping {name, labels}, got 'x'"),
+    ({"namespaces": [{"name": "x", "label": {}}]}, "namespaces[0]: unknown field(s) label; use name and labels"),
+    ({"policies": ["p"]}, "policies[0]: <no namespace>/<no name>: (policy): must be a NetworkPolicy mapping, got str"),
     ({"pods": [{"namespace": "x", "name": "a", "ip": "nope"}]}, "pods[0].ip: 'nope' is not an IP address"),
     (
         {"pods": [{"namespace": "x", "name": "a", "ports": [{"port": 80, "protocol": "ICMP"}]}]},
@@ -325,3 +338,163 @@ def test_a_missing_schema_validator_warns(monkeypatch):
         ]
         == []
     )
+
+
+# -- the result scales with what is asked ------------------------------------------------------------
+
+
+def _matrix_verdict(out, cluster, source, target, key):
+    """The verdict RV(matrix) gives for a pod pair: the cell of the source's class row and target's class column."""
+    matrix = out["matrix"][key]
+    row = matrix["sources"].index(cluster.class_of(source).name)
+    column = matrix["targets"].index(cluster.class_of(target).name)
+    return matrix["rows"][row][column]
+
+
+def test_default_result_is_the_class_matrix_without_pairs():
+    out = mod.describe(xyz(policies=[DENY_X]))
+    assert out["results"] == []
+    cluster = netpol.Cluster(namespaces=[{"name": n} for n in "xyz"], pods=xyz()["pods"], policies=[DENY_X])
+    assert [c["pods"] for c in out["classes"]] == [[c.pods[0]] for c in cluster.classes()]
+    checked = 0
+    for key, (port, protocol) in (("80/TCP", (80, "TCP")), ("81/UDP", (81, "UDP"))):
+        for source in cluster.pods:
+            for target in cluster.pods:
+                if source == target:
+                    continue
+                expected = "." if cluster.evaluate(source, target, port, protocol).allowed else "X"
+                assert _matrix_verdict(out, cluster, source, target, key) == expected, (source, target, key)
+                checked += 1
+    assert checked == 2 * 9 * 8
+    # Every class has one pod here: the diagonal is "not predicted".
+    assert all(row[i] == "-" for i, row in enumerate(out["matrix"]["80/TCP"]["rows"]))
+    assert out["summary"]["evaluated"] == 2 * 9 * 8
+    assert out["summary"]["blocked"] == 2 * 6 * 3
+
+
+def test_class_diagonal_is_two_distinct_pods_of_the_class():
+    pods = [{"namespace": "x", "name": f"w{i}", "labels": {"app": "w"}, "ports": ports80()} for i in range(3)]
+    deny = {"metadata": {"name": "d", "namespace": "x"}, "spec": {"podSelector": {}, "ingress": []}}
+    out = mod.describe(params(pods=pods, policies=[deny]))
+    assert out["matrix"]["80/TCP"] == {
+        "port": 80,
+        "protocol": "TCP",
+        "sources": ["x/class-1"],
+        "targets": ["x/class-1"],
+        "rows": ["X"],
+    }
+    assert out["summary"]["blocked"] == 3 * 2  # ordered pairs of distinct pods
+
+
+def test_explain_denied_lists_only_blocked_pairs_each_explained():
+    out = mod.describe(xyz(policies=[DENY_X], ports=[{"port": 80}], explain="denied"))
+    assert len(out["results"]) == 6 * 3
+    assert all(r["allowed"] is False and r["ingress"]["selecting"] == ["x/deny"] for r in out["results"])
+    every = mod.describe(xyz(policies=[DENY_X], ports=[{"port": 80}], explain="all"))
+    assert len(every["results"]) == 9 * 8
+    assert all("egress" in r for r in every["results"])
+    listed = mod.describe(xyz(policies=[DENY_X], ports=[{"port": 80}], pairs="all", explain="denied"))
+    assert len(listed["results"]) == 9 * 8
+    assert {("egress" in r) for r in listed["results"] if r["allowed"]} == {False}
+    assert {("egress" in r) for r in listed["results"] if not r["allowed"]} == {True}
+
+
+@pytest.mark.parametrize(("value", "mode"), [(True, "all"), (False, "none"), ("yes", "all"), ("DENIED", "denied")])
+def test_explain_accepts_the_former_booleans(value, mode):
+    assert mod.explain_mode(value) == mode
+
+
+def test_explain_rejects_other_values_naming_the_option():
+    with pytest.raises(mod.InputProblem, match=r"explain: 'some' is not one of none, denied, all"):
+        mod.describe(xyz(explain="some"))
+
+
+def test_explain_pairs_explains_just_those():
+    out = mod.describe(
+        xyz(
+            policies=[DENY_X],
+            ports=[{"port": 80}],
+            explain_pairs=[{"from": "y/a", "to": "x/b"}, {"from": "x/a", "to": "10.1.0.1"}],
+        )
+    )
+    assert [(r["from"], r["to"], r["allowed"]) for r in out["results"]] == [("x/a", "y/a", True), ("y/a", "x/b", False)]
+    assert out["results"][1]["ingress"]["selecting"] == ["x/deny"]
+    classes = mod.describe(
+        xyz(
+            policies=[DENY_X], ports=[{"port": 80}], granularity="classes", explain_pairs=[{"from": "y/a", "to": "x/b"}]
+        )
+    )
+    [item] = classes["results"]
+    assert (item["from"], item["to"], item["allowed"]) == ("y/class-1", "x/class-2", False)
+    assert "egress" in item
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (
+            [{"from": "x/nope", "to": "x/a"}],
+            "explain_pairs[0].from: 'x/nope' is not a pod or address among the sources",
+        ),
+        ([{"from": "x/a", "to": "x/a"}, {"from": "x/a", "to": "q/b"}], "explain_pairs[1].to: 'q/b'"),
+    ],
+)
+def test_explain_pairs_unknown_endpoint_fails_naming_the_field(pairs, message):
+    with pytest.raises(mod.InputProblem) as info:
+        mod.describe(xyz(explain_pairs=pairs))
+    assert message in str(info.value)
+
+
+def test_tables_are_bounded_by_table_limit():
+    out = mod.describe(xyz(policies=[DENY_X], table_limit=80))
+    assert out["table"]["80/TCP"] == (
+        "not drawn: 9 x 9 cells is more than table_limit=80; matrix['80/TCP'] has every verdict\n"
+    )
+    assert out["table_lines"]["80/TCP"] == [out["table"]["80/TCP"].rstrip("\n")]
+    drawn = mod.describe(xyz(policies=[DENY_X], table_limit=81))
+    assert drawn["table"]["80/TCP"].count("\n") == 10
+    with pytest.raises(mod.InputProblem, match="table_limit: -1 must be 0 or more"):
+        mod.describe(xyz(table_limit=-1))
+
+
+def test_summary_counts_pod_pairs_of_overlapping_sources_and_targets():
+    out = mod.describe(
+        xyz(policies=[DENY_X], ports=[{"port": 80}], sources=["x/a", "y/a", "y/b"], targets=["x/a", "x/b", "y/b"])
+    )
+    cluster = netpol.Cluster(namespaces=[{"name": n} for n in "xyz"], pods=xyz()["pods"], policies=[DENY_X])
+    verdicts = [
+        cluster.evaluate(s, t, 80).allowed for s in ("x/a", "y/a", "y/b") for t in ("x/a", "x/b", "y/b") if s != t
+    ]
+    assert out["summary"]["evaluated"] == len(verdicts) == 7
+    assert out["summary"]["allowed"] == sum(verdicts)
+    assert out["matrix"]["80/TCP"]["sources"] == ["x/class-1", "y/class-1", "y/class-2"]
+
+
+def test_only_is_a_deprecated_alias_of_pairs():
+    result = ArgumentSpecValidator(mod.ARGUMENT_SPEC).validate({"only": "blocked"})
+    assert result.validated_parameters["pairs"] == "blocked"
+    assert any("only" in d["msg"] for d in result._deprecations)
+
+
+def test_pods_granularity_result_stays_small_at_a_thousand_pods():
+    """Before: about 1,000,000 result items per port (352 MB). Now the pairs are listed only on request."""
+    import json
+
+    bench = _bench_module()
+    data = bench.build_cluster_input(1000, 200)
+    out = mod.describe(params(**data, ports=[{"port": 8080}]))
+    size = len(json.dumps(out))
+    assert out["summary"]["evaluated"] == 1000 * 999
+    assert out["results"] == []
+    assert size < 100_000, size
+
+
+def _bench_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[4] / "benchmarks" / "bench_reachability.py"
+    spec = importlib.util.spec_from_file_location("bench_reachability", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
