@@ -141,3 +141,31 @@ def test_live_mode_reads_the_cluster(tmp_path, kube_double, ansible_playbook):
     verdicts = {(r["from"], r["to"]): r["allowed"] for r in result["results"]}
     assert verdicts == {("default/test-np", "default/api"): False, ("default/api", "default/test-np"): True}
     assert result["summary"]["policies"] == 1
+
+
+def test_secrets_stay_out_of_the_result(tmp_path, ansible_playbook):
+    """Ansible scrubs no_log values from the result (api_key, and the secrets of a kubeconfig mapping): the
+    compact result is cheap to scrub, and still scrubbed - a label that equals a secret is not returned."""
+    api_key = "tok-3f9a1c77e2b4"
+    kubeconfig_token = "kc-token-8d0e5b21aa9c"
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": kubeconfig_token}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    task = json.loads(json.dumps(OFFLINE_TASK))
+    args = task["netpol.aks.reachability_info"]
+    args["pods"][0]["labels"] = {"app": "api", "leak": api_key}
+    args["pods"][1]["labels"] = {"run": "test-np", "leak": kubeconfig_token}
+    args.update(api_key=api_key, kubeconfig=kubeconfig, pairs="all", explain="all")
+    run = ansible_playbook(write_playbook(tmp_path, [task]), extra_vars={"policies": [DENY]})
+    assert run.rc == 0, run.output
+    result = run.result("Predict")
+    assert result["summary"]["blocked"] == 1
+    assert api_key not in run.output
+    assert kubeconfig_token not in run.output
+    labels = [c["labels"]["leak"] for c in result["classes"]]
+    assert labels == ["VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"] * 2
