@@ -294,14 +294,23 @@ class KubeClient:
             raise KubeError(f"Failed to {what}: the API returned something that is not JSON", exc) from exc
 
     def list(self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> list[dict]:
-        """Every item of a LIST call, following ``continue`` tokens."""
+        """Every item of a LIST call, read in pages of ``_PAGE`` items (``limit``), following ``continue`` tokens.
+
+        The pages are one consistent snapshot. When that snapshot expired between two pages (410 Expired: etcd
+        compacted it), the list is read again in one request, as client-go's pager does.
+        """
         items: list[dict] = []
         token = None
         while True:
             page = dict(kwargs, limit=_PAGE)
             if token:
                 page["_continue"] = token
-            data = self.request(f"list {what}", call, *args, **page)
+            try:
+                data = self.request(f"list {what}", call, *args, **page)
+            except KubeError as exc:
+                if not token or exc.status != 410:
+                    raise
+                return self.request(f"list {what}", call, *args, **kwargs).get("items") or []
             items.extend(data.get("items") or [])
             token = (data.get("metadata") or {}).get("continue")
             if not token:

@@ -17,6 +17,10 @@ from tests.fakes.kube import errors
 from tests.fakes.kube import resources
 from tests.fakes.kube.errors import ApiError
 from tests.fakes.kube.resources import Kind
+from tests.fakes.kube.selectors import match_fields
+from tests.fakes.kube.selectors import match_labels
+from tests.fakes.kube.selectors import parse_field_selector
+from tests.fakes.kube.selectors import parse_label_selector
 
 if TYPE_CHECKING:
     from tests.fakes.kube.server import Context
@@ -168,13 +172,8 @@ async def _body(request: web.Request, yaml_ok: bool = False) -> Any:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
 
 
-def _list_response(ctx: Context, kind: Kind, items: list[dict]) -> dict:
-    return {
-        "kind": f"{kind.kind}List",
-        "apiVersion": kind.api_version,
-        "metadata": {"resourceVersion": ctx.store.resource_version},
-        "items": items,
-    }
+def _list_response(kind: Kind, items: list[dict], meta: dict) -> dict:
+    return {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": meta, "items": items}
 
 
 async def resource(request: web.Request) -> web.StreamResponse:
@@ -208,10 +207,17 @@ async def resource(request: web.Request) -> web.StreamResponse:
         raise errors.bad_request("watch is not supported by the netpol lab Kubernetes double (poll with GET instead)")
     if target.name is None:
         if method == "GET":
-            items = store.list(
-                kind, target.namespace, request.query.get("labelSelector"), request.query.get("fieldSelector")
+            labels = parse_label_selector(request.query.get("labelSelector"))
+            fields = parse_field_selector(request.query.get("fieldSelector"), kind.plural)
+            items, meta = ctx.pager.page(
+                request.query,
+                request.path,
+                int(store.resource_version),
+                lambda: store.keyed(kind, target.namespace),
+                lambda obj: match_labels(labels, obj["metadata"].get("labels")) and match_fields(fields, obj),
+                bool(labels or fields),
             )
-            return web.json_response(_list_response(ctx, kind, items))
+            return web.json_response(_list_response(kind, items, meta))
         if method == "POST":
             if kind.namespaced and target.namespace is None:
                 raise errors.method_not_allowed()

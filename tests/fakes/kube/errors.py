@@ -11,18 +11,21 @@ from typing import Any
 class ApiError(Exception):
     """An error answer: `status` is the Status object, `code` the HTTP code."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict | None = None, list_meta: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.list_meta = list_meta  # the Status's ListMeta (a 410 Expired carries a continue token in it)
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta or {}),
             "status": "Failure",
             "message": self.message,
         }

@@ -60,6 +60,10 @@ class KubeDoubleHandle:
     def reset(self) -> None:
         self._call("POST", "/_fake/reset")
 
+    def compact(self) -> None:
+        """Expire every LIST continue token issued so far (what etcd compaction does): they get 410 Expired."""
+        self._call("POST", "/_fake/compact")
+
     def internal_errors(self) -> list[str]:
         """Tracebacks of the double's own bugs (controllers, exec emulation); a test using it fails on any."""
         return self._call("GET", "/_fake/errors")

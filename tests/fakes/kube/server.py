@@ -30,6 +30,7 @@ from tests.fakes.kube.dataplane import DataPlane
 from tests.fakes.kube.errors import ApiError
 from tests.fakes.kube.exec import exec_handler
 from tests.fakes.kube.exec import log_handler
+from tests.fakes.kube.paging import Pager
 from tests.fakes.kube.store import Store
 
 CONTEXT_NAME = "netpol-lab"
@@ -116,6 +117,7 @@ class Context:
         # Bugs of the double itself (a controller or an exec emulation raised): tests fail on them.
         self.internal_errors: list[str] = []
         self.store = Store()
+        self.pager = Pager()
         self.dataplane = DataPlane(self)
         self.controllers = Controllers(self)
         self.exec_handler = exec_handler
@@ -127,6 +129,7 @@ class Context:
         self.requests.clear()
         self.internal_errors.clear()
         self.store = Store()
+        self.pager = Pager()
         self.dataplane.reset()
         self.controllers.reset()
         old.changed.set()  # wake the controllers so they switch to the new store
@@ -217,6 +220,12 @@ async def fake_errors(request: web.Request) -> web.Response:
     return web.json_response(ctx.internal_errors)
 
 
+async def fake_compact(request: web.Request) -> web.Response:
+    """What etcd's compaction does to LIST chunking: every continue token issued so far expires (410)."""
+    request.app[CTX_KEY].pager.compact()
+    return web.json_response({})
+
+
 async def fake_reset(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX_KEY]
     ctx.reset()
@@ -230,6 +239,7 @@ def build_app(ctx: Context) -> web.Application:
     app.router.add_route("POST", "/_fake/config", fake_config)
     app.router.add_get("/_fake/requests", fake_requests)
     app.router.add_post("/_fake/reset", fake_reset)
+    app.router.add_post("/_fake/compact", fake_compact)
     app.router.add_get("/_fake/errors", fake_errors)
     api.add_routes(app)
 

@@ -26,10 +26,6 @@ from tests.fakes.kube.errors import FieldError
 from tests.fakes.kube.resources import BY_KIND
 from tests.fakes.kube.resources import KINDS
 from tests.fakes.kube.resources import Kind
-from tests.fakes.kube.selectors import match_fields
-from tests.fakes.kube.selectors import match_labels
-from tests.fakes.kube.selectors import parse_field_selector
-from tests.fakes.kube.selectors import parse_label_selector
 
 SERVICE_CIDR = ipaddress.ip_network("10.0.0.0/16")
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
@@ -129,17 +125,15 @@ class Store:
         bucket = self.objects[BY_KIND[kind_name].plural]
         return [o for (ns, _unused), o in sorted(bucket.items()) if namespace is None or ns == namespace]
 
-    def list(
-        self, kind: Kind, namespace: str | None, label_selector: str | None, field_selector: str | None
-    ) -> list[dict]:
-        labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector, kind.plural)
+    def keyed(self, kind: Kind, namespace: str | None) -> list[tuple[str, dict]]:
+        """Every object of a list's scope as (key, object), keyed and sorted as etcd keys them under the list's
+        prefix: ``name`` inside a namespace (and for cluster-scoped kinds), ``namespace/name`` across namespaces."""
         out = []
-        for (ns, _unused), obj in sorted(self.objects[kind.plural].items()):
+        for (ns, name), obj in self.objects[kind.plural].items():
             if namespace and ns != namespace:
                 continue
-            if match_labels(labels, obj["metadata"].get("labels")) and match_fields(fields, obj):
-                out.append(obj)
+            out.append((f"{ns}/{name}" if ns and not namespace else name, obj))
+        out.sort(key=lambda pair: pair[0])
         return out
 
     # -- the write path ------------------------------------------------------------------------
