@@ -574,6 +574,11 @@ class Evaluation:
             for endpoint in (*self.sources, *self.targets):
                 if endpoint not in self.unit:
                     self.unit[endpoint] = cluster.class_of(endpoint).index if endpoint in cluster.pods else endpoint
+        self.source_units = list(dict.fromkeys(self.unit[s] for s in self.sources))
+        # Endpoints per unit: sources, targets, and those that are both (a pod is never paired with itself).
+        self.source_count = _count_units(self.sources, self.unit)
+        self.target_count = _count_units(self.targets, self.unit)
+        self.both_count = _count_units(set(self.sources).intersection(self.targets), self.unit)
         self.pairs = params["pairs"]
         self.explain = explain_mode(params["explain"])
         self.explain_pairs = self._explain_pairs(params.get("explain_pairs") or [])
@@ -656,20 +661,37 @@ class Evaluation:
         out["keys"] = list(groups)
         return out
 
-    def _verdicts(self, source_units: list, units: list, number: int, protocol: str) -> dict[tuple, bool | None]:
-        """Verdict per (source unit, target unit); class pairs read from the class matrix's bit rows."""
-        out: dict[tuple, bool | None] = {}
-        class_targets = [u for u in units if isinstance(u, int)]
-        matrix = self._matrix(number, protocol) if class_targets else None
-        for su in source_units:
-            if isinstance(su, int) and matrix is not None:
-                bits = matrix.allowed_targets(su)
-                for tu in class_targets:
-                    out[su, tu] = None if su == tu and len(self.classes[su].pods) < 2 else bool((bits >> tu) & 1)
+    def _verdicts(self, units: list, number: int, protocol: str, rows: dict, out: dict) -> dict[tuple, bool | None]:
+        """Verdict per (source unit, target unit), appended to the matrix rows and counted in ``out``, in one
+        pass; class pairs are read from the class matrix's bit rows."""
+        verdicts: dict[tuple, bool | None] = {}
+        matrix = self._matrix(number, protocol) if any(isinstance(u, int) for u in units) else None
+        single = {c.index for c in self.classes if len(c.pods) < 2}
+        allowed = blocked = 0
+        for su in self.source_units:
+            row = rows[su]
+            bits = matrix.allowed_targets(su) if matrix is not None and isinstance(su, int) else None
+            sources = 1 if self.by_class else self.source_count[su]
             for tu in units:
-                if (su, tu) not in out:
-                    out[su, tu] = self.verdict(su, tu, number, protocol)
-        return out
+                if bits is not None and isinstance(tu, int):
+                    verdict = None if su == tu and su in single else bool((bits >> tu) & 1)
+                else:
+                    verdict = self.verdict(su, tu, number, protocol)
+                verdicts[su, tu] = verdict
+                row.append(self._mark(su, tu, verdict))
+                if verdict is None:
+                    continue
+                if self.by_class:
+                    pairs = 1
+                else:
+                    pairs = sources * self.target_count[tu] - (self.both_count.get(su, 0) if su == tu else 0)
+                if verdict:
+                    allowed += pairs
+                else:
+                    blocked += pairs
+        out["allowed"] += allowed
+        out["blocked"] += blocked
+        return verdicts
 
     @staticmethod
     def _mark(su: int | str, tu: int | str, verdict: bool | None) -> str:
@@ -679,28 +701,28 @@ class Evaluation:
 
     def _port(self, key: str, port: Any, protocol: str, by_number: dict[int, list], out: dict) -> None:
         port_name = port if isinstance(port, str) else None
-        source_units = list(dict.fromkeys(self.unit[s] for s in self.sources))
-        rows: dict[int | str, list[str]] = {u: [] for u in source_units}
+        source_units = self.source_units
+        rows: dict[int | str, list[str]] = {u: [] for u in source_units}  # one mark per column unit
         column_units: list[int | str] = []
         columns: list[str] = []
         cells: dict[tuple[str, str], Any] = {}
-        in_port = {u for units in by_number.values() for u in units}
-        width = sum(1 for t in self.targets if self.unit[t] in in_port)
+        width = sum(self.target_count[u] for units in by_number.values() for u in units)
         drawn = len(self.sources) * width <= self.table_limit
+        listing = self.pairs != "none" or self.explain != "none" or bool(self.explain_pairs)
         for number, units in by_number.items():
+            column_units += units
+            verdicts = self._verdicts(units, number, protocol, rows, out)
+            if not drawn and not listing:
+                continue
             group = set(units)
             group_targets = [t for t in self.targets if self.unit[t] in group]
-            column_units += units
-            verdicts = self._verdicts(source_units, units, number, protocol)
-            for su in source_units:
-                rows[su] += [self._mark(su, tu, verdicts[su, tu]) for tu in units]
-            self._count(group_targets, verdicts, out)
             if drawn:
                 columns += [t for t in group_targets if t not in columns]
                 for s in self.sources:
                     for t in group_targets:
                         cells[(s, t)] = self._pair_verdict(s, t, verdicts)
-            self._list(group_targets, verdicts, number, protocol, port_name, out["results"])
+            if listing:
+                self._list(group_targets, verdicts, number, protocol, port_name, out["results"])
         out["matrix"][key] = {
             "port": port,
             "protocol": protocol,
@@ -722,29 +744,6 @@ class Evaluation:
         su, tu = self.unit[s], self.unit[t]
         verdict = verdicts[su, tu]
         return UNKNOWN if self._mark(su, tu, verdict) == UNKNOWN else verdict
-
-    def _count(self, group_targets: list[str], verdicts: dict, out: dict) -> None:
-        """Allowed and blocked pairs of distinct endpoints, counted per unit pair."""
-        if self.by_class:
-            for verdict in verdicts.values():
-                if verdict is not None:
-                    out["allowed" if verdict else "blocked"] += 1
-            return
-        source_count: dict[int | str, int] = {}
-        for s in self.sources:
-            source_count[self.unit[s]] = source_count.get(self.unit[s], 0) + 1
-        target_count: dict[int | str, int] = {}
-        both: dict[int | str, int] = {}
-        sources = set(self.sources)
-        for t in group_targets:
-            target_count[self.unit[t]] = target_count.get(self.unit[t], 0) + 1
-            if t in sources:
-                both[self.unit[t]] = both.get(self.unit[t], 0) + 1
-        for (su, tu), verdict in verdicts.items():
-            if verdict is None:
-                continue
-            pairs = source_count[su] * target_count.get(tu, 0) - (both.get(su, 0) if su == tu else 0)
-            out["allowed" if verdict else "blocked"] += pairs
 
     def _listed(self, verdict: bool) -> bool:
         if self.pairs == "none":
@@ -779,6 +778,13 @@ class Evaluation:
                 if not self.by_class:
                     decision = decision.renamed(s, t)
                 results.append(_result(decision, asked or self._explained(verdict), port_name))
+
+
+def _count_units(endpoints: Any, unit: dict[str, int | str]) -> dict[int | str, int]:
+    counts: dict[int | str, int] = {}
+    for endpoint in endpoints:
+        counts[unit[endpoint]] = counts.get(unit[endpoint], 0) + 1
+    return counts
 
 
 def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> dict:
