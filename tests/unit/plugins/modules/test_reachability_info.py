@@ -126,6 +126,13 @@ def test_given_ports_sources_targets_only_and_explain():
     assert out["table"]["80/TCP"] == (
         "-           x/a 198.51.100.1\nx/b         .   .\ny/a         X   .\n203.0.113.9 X   ?\n"
     )  # address to address is not a question for NetworkPolicy: '?'
+    assert out["matrix"]["80/TCP"] == {
+        "port": 80,
+        "protocol": "TCP",
+        "sources": ["x/class-2", "y/class-1", "203.0.113.9"],
+        "targets": ["x/class-1", "198.51.100.1"],
+        "rows": ["..", "X.", "X?"],
+    }
 
 
 def test_named_port_resolves_per_target():
