@@ -133,7 +133,7 @@ options:
         every pair. V(allowed) and V(blocked) list only those, V(all) lists every pair.
       - At O(granularity=pods) every pair is a pair of pods, so V(all) on a cluster of N pods lists about N*N items
         per port; use O(sources) and O(targets), or O(granularity=classes), on large clusters.
-      - Before version 0.2.0 this option was called O(only) and defaulted to V(all); O(only) is a deprecated alias.
+      - This option was called O(only) and defaulted to V(all); O(only) is a deprecated alias.
     type: str
     choices: [none, allowed, blocked, all]
     default: none
@@ -146,7 +146,7 @@ options:
       - V(none) explains nothing (beyond O(explain_pairs)), V(denied) every blocked pair, V(all) every pair.
       - With O(pairs=none) the explained pairs are the ones listed (V(denied) alone lists the blocked pairs,
         explained); otherwise O(pairs) chooses the pairs listed and O(explain) which of them are explained.
-      - V(true) and V(false), the values of versions before 0.2.0, still mean V(all) and V(none).
+      - V(true) and V(false), the option's former values, still mean V(all) and V(none).
     type: raw
     default: none
   explain_pairs:
