@@ -87,11 +87,11 @@ lab-net-build: ## Build the real lab's CoreDNS and kube-router once (cached); in
 lab-net-test: venv lab-build lab-net-build ## Services, DNS and NetworkPolicy on the real lab (needs root and the node)
 	$(BIN)/pytest -ra tests/unit/lab/test_lab_net.py tests/integration/lab/test_lab_net.py
 
-# NETPOL_LAB_KUBE=real: the lab's Kubernetes is the real control plane (built by lab-build) instead of the double.
-lab-up: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Start the local lab (simulated Azure + Kubernetes) and write .lab/env
+# NETPOL_LAB_KUBE=real: the lab's Kubernetes is the real one (control plane, node, kube-proxy, CoreDNS, kube-router; built by lab-build) instead of the double.
+lab-up: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Start the local lab (simulated Azure; Kubernetes simulated, or real with NETPOL_LAB_KUBE=real) and write .lab/env
 	$(PY) -m tests.fakes.lab up
 
-lab-down: ## Stop the local lab
+lab-down: ## Stop the local lab and remove everything it made (processes, namespaces, rules, .lab)
 	@if [ -x $(PY) ]; then $(PY) -m tests.fakes.lab down; fi
 
 lab-node: ## Build the real lab's node (virtual-kubelet; busybox and nginx from Debian) into the cache

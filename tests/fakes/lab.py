@@ -20,29 +20,43 @@ files 0600, and the doubles run with umask 077. ``NETPOL_LAB_STATE_DIR`` moves `
 ``status`` exits 0 when the lab is up and 3 when it is down (as ``systemctl status`` does), so scripts
 can tell (``make demo`` reuses a lab that is up and leaves it running).
 
-``NETPOL_LAB_KUBE=real`` (default ``double``) puts the real control plane (``tests/lab/control_plane.py``:
-etcd, kube-apiserver, controller-manager, scheduler built by ``make lab-build``) in the Kubernetes
-double's place, under the same contract.
+``NETPOL_LAB_KUBE=real`` (default ``double``) puts the real lab in the Kubernetes double's place, under
+the same contract: the control plane (``tests/lab/control_plane.py``: etcd, kube-apiserver,
+controller-manager, scheduler; ``.lab/kube``), the node (``tests/lab/lab_node.py``; ``.lab/node``) and
+Services, DNS and NetworkPolicy enforcement (``tests/lab/lab_net.py``: kube-proxy, CoreDNS,
+kube-router; ``.lab/net``), all built by ``make lab-build``. The mode a lab was started in is recorded
+(``.lab/kube-mode``): ``status`` and ``down`` follow it whatever ``NETPOL_LAB_KUBE`` says then.
+
+The Azure double gets ``--kube-info .lab/kube-link.json``: the Kubernetes facts plus the enforcement
+switch (the Kubernetes double's ``/_fake/config``, or the real lab's ``lab_net`` switch), so a cluster
+created or updated with ``networkPolicy: none`` makes the lab stop enforcing NetworkPolicy
+(``tests/fakes/azure/kube_link.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.lab import launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = Path(os.environ.get("NETPOL_LAB_STATE_DIR") or ROOT / ".lab").resolve()
 ENV_FILE = LAB / "env"
 START_TIMEOUT = 60.0
+REAL_START_TIMEOUT = 240.0  # real components start slower (and the control plane waits for its controllers)
 STOP_TIMEOUT = 10.0
+REAL_STOP_TIMEOUT = 60.0  # the node removes its pods and namespaces, lab_net its rules
+# Every component a lab may have, in start order (``down`` stops them in reverse, whatever the mode).
+ALL_COMPONENTS = ("kube", "node", "net", "azure")
 DOWN = 3  # `status` exit code when the lab is down
 
 
@@ -66,23 +80,40 @@ KUBE_MODES = ("double", "real")
 
 
 def _kube_mode() -> str:
+    """The mode of the lab that is up (``.lab/kube-mode``), else the one ``NETPOL_LAB_KUBE`` asks for."""
+    with contextlib.suppress(OSError):
+        recorded = (LAB / "kube-mode").read_text().strip()
+        if recorded in KUBE_MODES:
+            return recorded
+    return _requested_mode()
+
+
+def _requested_mode() -> str:
     mode = os.environ.get("NETPOL_LAB_KUBE") or "double"
     if mode not in KUBE_MODES:
         raise SystemExit(f"NETPOL_LAB_KUBE={mode!r}: expected one of {', '.join(KUBE_MODES)}")
     return mode
 
 
+_MODULES = {
+    "kube": "tests.lab.control_plane",
+    "node": "tests.lab.lab_node",
+    "net": "tests.lab.lab_net",
+}
+
+
 def _module(name: str) -> str:
-    if name == "kube" and _kube_mode() == "real":
-        return "tests.lab.control_plane"
+    if _kube_mode() == "real" and name in _MODULES:
+        return _MODULES[name]
     return f"tests.fakes.{name}"
 
 
 def _banner() -> str:
     if _kube_mode() == "real":
         return (
-            "SIMULATED Azure and a REAL Kubernetes control plane (built from source; everything on 127.0.0.1; "
-            "nothing is created outside this machine)"
+            "SIMULATED Azure and a REAL Kubernetes lab: control plane built from source, one node whose pods are "
+            "network namespaces, kube-proxy, CoreDNS and kube-router (everything on 127.0.0.1 or inside the lab's "
+            "own network namespaces; nothing is created outside this machine)"
         )
     what = "SIMULATED Azure"
     if (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
@@ -91,38 +122,50 @@ def _banner() -> str:
 
 
 def _doubles() -> list[tuple[str, list[str]]]:
-    """(name, extra args) in start order; the Kubernetes double only once it exists."""
+    """(name, extra args) in start order: the Kubernetes double (or the real lab's control plane, node
+    and network), then the Azure double linked to it."""
     doubles: list[tuple[str, list[str]]] = []
-    if _kube_mode() == "real" or (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
+    if _kube_mode() == "real":
+        cp_info = str(LAB / "kube" / "info.json")
+        doubles += [
+            ("kube", []),
+            ("node", ["--control-plane-info", cp_info, "--lab-id", _lab_id()]),
+            ("net", ["--control-plane-info", cp_info, "--node-info", str(LAB / "node" / "info.json")]),
+        ]
+    elif (ROOT / "tests" / "fakes" / "kube" / "__main__.py").exists():
         doubles.append(("kube", []))
-    azure_args = ["--kube-info", str(LAB / "kube" / "info.json")] if doubles else []
+    azure_args = ["--kube-info", str(_kube_link())] if doubles else []
     doubles.append(("azure", azure_args))
     return doubles
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours is not alive.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return True
+def _lab_id() -> str:
+    """This lab's id (its network namespaces are netpol-lab-<id>-*), made by ``up``."""
+    with contextlib.suppress(OSError):
+        return (LAB / "lab-id").read_text().strip()
+    return ""
+
+
+def _kube_link() -> Path:
+    return LAB / "kube-link.json"
+
+
+def _write_kube_link(infos: dict[str, dict[str, Any]]) -> None:
+    """What the Azure double needs of the lab's Kubernetes: its connection facts (for the kubeconfigs
+    the simulated AKS hands out) and where its NetworkPolicy enforcement is switched."""
+    kube = infos["kube"]
+    if "net" in infos:
+        enforcement = {"url": infos["net"]["enforcement_url"]}
+    else:
+        enforcement = {"url": f"{kube['url']}/_fake/config", "ca_file": kube["ca_file"]}
+    _write_private(_kube_link(), json.dumps({**kube, "enforcement": enforcement}, indent=2, sort_keys=True) + "\n")
+
+
+_alive = launcher.alive
 
 
 def _read_info(name: str) -> dict[str, Any] | None:
-    path = LAB / name / "info.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    return launcher.read_json(LAB / name / "info.json")
 
 
 def _pid(name: str) -> int | None:
@@ -140,46 +183,48 @@ def _start(name: str, args: list[str]) -> dict[str, Any]:
     if state_dir.exists():
         shutil.rmtree(state_dir)
     _private_dir(state_dir)
-    log = os.fdopen(os.open(state_dir / "log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-    proc = subprocess.Popen(  # detached: survives the make process
+    real = _module(name).startswith("tests.lab.")
+    pid, info = launcher.start_detached(
         [sys.executable, "-m", _module(name), "--state-dir", str(state_dir), *args],
+        state_dir,
         cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        umask=0o077,  # what the double writes (info.json with its credentials, certificates) is its owner's only
         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+        timeout=REAL_START_TIMEOUT if real else START_TIMEOUT,
+        what=f"{name} ({_module(name)})",
     )
-    _write_private(state_dir / "pid", f"{proc.pid}\n")
-    timeout = START_TIMEOUT * (4 if _module(name).startswith("tests.lab.") else 1)  # real components start slower
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = _read_info(name)
-        if info is not None:
-            os.chmod(state_dir / "info.json", 0o600)
-            return info
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"the {name} double exited with status {proc.returncode} before it was ready; "
-                f"its output is in {state_dir / 'log'}:\n{(state_dir / 'log').read_text(errors='replace')[-2000:]}"
-            )
-        time.sleep(0.1)
-    raise RuntimeError(f"the {name} double did not write {state_dir / 'info.json'} within {timeout:.0f}s")
+    _write_private(state_dir / "pid", f"{pid}\n")
+    return info
 
 
 def _stop(name: str) -> bool:
-    pid = _pid(name)
-    stopped = False
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        stopped = True
+    stopped = launcher.stop_pid(_pid(name), REAL_STOP_TIMEOUT if name in ("node", "net") else STOP_TIMEOUT)
     shutil.rmtree(LAB / name, ignore_errors=True)
+    return stopped
+
+
+def _sweep_node() -> list[str]:
+    """After the node's launcher: remove whatever namespace or process of this lab is left (a node
+    that was killed cannot clean up after itself). Returns what had to be removed."""
+    with contextlib.suppress(OSError):
+        lab_id = (LAB / "lab-id").read_text().strip()
+        from tests.lab import lab_node
+
+        left = lab_node.leftovers(lab_id)
+        if left["namespaces"] or left["pids"]:
+            binary = lab_node.built_paths()["node"]
+            subprocess.run([str(binary), "cleanup", "--lab-id", lab_id], check=False, capture_output=True)
+            return [*left["namespaces"], *(f"pid {p}" for p in left["pids"])]
+    return []
+
+
+def _stop_all() -> list[str]:
+    """Stop every component of whatever lab is in ``LAB``, in reverse start order."""
+    names = [name for name in reversed(ALL_COMPONENTS) if (LAB / name).exists()]
+    names += [name for name, _unused in reversed(_doubles()) if name not in names]
+    stopped = [name for name in names if _stop(name)]
+    swept = _sweep_node() if (LAB / "lab-id").exists() else []
+    if swept:
+        print(f"  removed what the node left: {', '.join(swept)}", file=sys.stderr)
     return stopped
 
 
@@ -201,28 +246,47 @@ def _write_env(infos: dict[str, dict[str, Any]]) -> None:
 
 
 def up() -> int:
+    if (LAB / "kube-mode").exists() and _kube_mode() != _requested_mode():
+        print(f"A lab with NETPOL_LAB_KUBE={_kube_mode()} is up: stopping it first.")
+        _stop_all()
+        shutil.rmtree(LAB, ignore_errors=True)
     names = [name for name, _unused in _doubles()]
     if all(_alive(_pid(name)) and _read_info(name) for name in names) and ENV_FILE.exists():
         print(f"The lab is already up ({_banner()}); nothing to do. Environment: {ENV_FILE}")
         return 0
-    for name in names:  # half-up lab: start from scratch
-        _stop(name)
+    _stop_all()  # half-up lab: start from scratch
+    shutil.rmtree(LAB, ignore_errors=True)
     _private_dir(LAB)
+    _write_private(LAB / "kube-mode", _requested_mode() + "\n")
+    if _kube_mode() == "real":
+        _write_private(LAB / "lab-id", "l" + secrets.token_hex(3) + "\n")
     infos: dict[str, dict[str, Any]] = {}
     try:
         for name, args in _doubles():
+            if name == "azure" and "kube" in infos:
+                _write_kube_link(infos)
             infos[name] = _start(name, args)
     except RuntimeError as exc:
-        for name in names:
-            _stop(name)
+        _stop_all()
+        shutil.rmtree(LAB, ignore_errors=True)
         print(f"lab up failed: {exc}", file=sys.stderr)
         return 1
     _write_env(infos)
     print(f"The lab is up: {_banner()}.")
     for name, info in infos.items():
-        print(f"  {name:6} {info['url']}  (pid {info['pid']})")
+        print(f"  {name:6} {_where(info)}  (pid {info['pid']})")
     print(f"Environment for ansible-playbook: source {os.path.relpath(ENV_FILE, ROOT)}")
     return 0
+
+
+def _where(info: dict[str, Any]) -> str:
+    """One line on a component: its URL, or for the node and network what they hold."""
+    if info.get("url"):
+        return str(info["url"])
+    if "network_policy" in info:
+        enforcing = "enforcing NetworkPolicy" if info["enforces_network_policy"] else "NOT enforcing NetworkPolicy"
+        return f"kube-proxy, CoreDNS, {info['network_policy']} ({enforcing})"
+    return f"pods in {info.get('pod_cidr')} (netns {info.get('node_netns')})"
 
 
 def _exported() -> list[str]:
@@ -235,7 +299,7 @@ def _exported() -> list[str]:
 
 def down() -> int:
     exported = _exported()
-    stopped = [name for name, _unused in reversed(_doubles()) if _stop(name)]
+    stopped = _stop_all()
     # Everything under .lab is the lab's (the env files, the kubeconfig the demo fetched from the
     # simulated AKS): none of it means anything once the doubles are gone.
     shutil.rmtree(LAB, ignore_errors=True)
@@ -249,15 +313,23 @@ def down() -> int:
 
 
 def status() -> int:
+    """Each component: up only when its process runs and its info.json is there (a real lab's
+    launcher exits when one of its components does, so a running launcher means running components);
+    the real network also says whether it enforces NetworkPolicy now."""
     running = 0
     for name, _unused in _doubles():
         info, pid = _read_info(name), _pid(name)
         if _alive(pid) and info:
             running += 1
-            print(f"  {name:6} up    {info['url']}  (pid {pid})")
+            print(f"  {name:6} up    {_where(info)}  (pid {pid})")
         else:
-            print(f"  {name:6} down")
-    print(f"({_banner()})" if running else "The lab is down.")
+            print(f"  {name:6} down" + (" (its process is gone; run `make lab-down`)" if info else ""))
+    if running == len(_doubles()):
+        print(f"({_banner()})")
+    elif running:
+        print("The lab is only partly up: `make lab-down`, then `make lab-up`.")
+    else:
+        print("The lab is down.")
     return 0 if running == len(_doubles()) else DOWN
 
 

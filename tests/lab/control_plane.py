@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
@@ -39,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from tests.lab import launcher
 from tests.lab import paths
 from tests.lab import pki
 
@@ -60,17 +59,9 @@ START_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
-_PR_SET_PDEATHSIG = 1
-
 
 class ControlPlaneError(RuntimeError):
     """The control plane could not be started (the message says what to do)."""
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Make the child get SIGKILL when the launcher dies, so a killed launcher leaves nothing."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -271,7 +262,9 @@ class ControlPlane:
                 f"--kubelet-client-certificate={c['apiserver-kubelet-client'].cert}",
                 f"--kubelet-client-key={c['apiserver-kubelet-client'].key}",
                 f"--kubelet-certificate-authority={self.ca.cert_file}",
-                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                # The node's InternalIP is its address on the pod network, inside the lab's network
+                # namespaces; its kubelet API listens on the host's 127.0.0.1, which it reports as ExternalIP.
+                "--kubelet-preferred-address-types=ExternalIP",
             ]
         if component == "kube-controller-manager":
             kubeconfig = self.kubeconfigs["controller-manager"]
@@ -315,19 +308,9 @@ class ControlPlane:
     # -- processes -------------------------------------------------------------------------------
 
     def _spawn(self, component: str) -> None:
-        log = (self.dir / "logs" / f"{component}.log").open("ab")
-        try:
-            self.procs[component] = subprocess.Popen(
-                self._argv(component),
-                cwd=self.dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() signals the group
-                preexec_fn=_die_with_parent,
-            )
-        finally:
-            log.close()
+        self.procs[component] = launcher.spawn(
+            self._argv(component), self.dir / "logs" / f"{component}.log", cwd=self.dir
+        )
         self._write_pids()
 
     def _write_pids(self) -> None:
@@ -441,22 +424,7 @@ class ControlPlane:
 
     def stop(self) -> list[str]:
         """SIGTERM every process group started (in reverse order), SIGKILL what is left; return names."""
-        stopped = []
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(STOP_TIMEOUT)
-                stopped.append(name)
-            # Anything the component left in its group (it starts none today).
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        stopped = [name for name in reversed(list(self.procs)) if launcher.stop_group(self.procs[name], STOP_TIMEOUT)]
         self.procs.clear()
         with contextlib.suppress(OSError):
             (self.dir / "pids.json").unlink()
@@ -478,35 +446,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--state-dir", type=Path, required=True, help="where TLS, kubeconfigs, etcd data and logs go")
     args = parser.parse_args(argv)
-    stop_requested = False
-
-    def request_stop(signum, frame):
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     plane = ControlPlane(args.state_dir)
-    try:
+
+    def start() -> str:
         info = plane.start()
-    except ControlPlaneError as exc:
-        print(f"control plane: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"REAL Kubernetes control plane {info['version']} up in {info['started_in_seconds']}s: {info['url']} "
-        f"(kubeconfig {info['kubeconfig']})",
-        flush=True,
-    )
-    try:
-        while not stop_requested:
-            dead = [name for name, proc in plane.procs.items() if proc.poll() is not None]
-            if dead:
-                print(f"control plane: {', '.join(dead)} exited; stopping the rest", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-    finally:
+        return (
+            f"REAL Kubernetes control plane {info['version']} up in {info['started_in_seconds']}s: {info['url']} "
+            f"(kubeconfig {info['kubeconfig']})"
+        )
+
+    def stop() -> None:
         plane.stop()
-    return 0
+
+    return launcher.run_foreground(
+        "control plane",
+        start,
+        lambda: [name for name, proc in plane.procs.items() if proc.poll() is not None],
+        stop,
+        (ControlPlaneError,),
+    )
 
 
 if __name__ == "__main__":

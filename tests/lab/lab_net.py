@@ -30,11 +30,12 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import ctypes
+import http.server
 import ipaddress
 import json
 import os
-import signal
+import queue
+import shlex
 import socket
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from typing import Any
 
 import yaml
 
+from tests.lab import launcher
 from tests.lab import paths
 
 NET_DIR = Path(__file__).resolve().parent / "net"
@@ -83,8 +85,10 @@ ROLES = {
     ],
 }
 
-_PR_SET_PDEATHSIG = 1
 REJECT_AS_DROP_COMMENT = "netpol-lab: a NetworkPolicy denial is a silent drop, as on AKS"
+# kube-router's network policy chains (KUBE-ROUTER-INPUT/FORWARD/OUTPUT, one KUBE-POD-FW-* per pod,
+# KUBE-NWPLCY-* per policy); kube-proxy's are KUBE-SERVICES, KUBE-FORWARD, KUBE-PROXY-*, KUBE-SVC-*, ...
+KUBE_ROUTER_CHAIN_PREFIXES = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
 
 
 class LabNetError(RuntimeError):
@@ -97,11 +101,6 @@ def built_paths() -> dict[str, Path]:
     found = {key: Path(value) for key, value in (line.split("=", 1) for line in out.splitlines() if "=" in line)}
     found["kube-proxy"] = paths.control_plane_binaries()["kube-proxy"]
     return found
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 # -- network namespaces ------------------------------------------------------------------------
@@ -284,6 +283,7 @@ class LabNet:
         self.procs: dict[str, subprocess.Popen] = {}
         self.forwarder: ApiForwarder | None = None
         self.info: dict[str, Any] = {}
+        self.info_extra: dict[str, Any] = {}  # published in info.json too (the launcher's enforcement switch)
         self._api = None
         self.started_in: float | None = None
 
@@ -513,19 +513,10 @@ class LabNet:
     # -- processes -----------------------------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = (self.dir / "logs" / f"{name}.log").open("ab")
-        try:
-            self.procs[name] = subprocess.Popen(
-                ["ip", "netns", "exec", self.netns, *argv],  # ip execs argv: the pid is the component's
-                cwd=self.dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        finally:
-            log.close()
+        # ip execs argv: the pid is the component's.
+        self.procs[name] = launcher.spawn(
+            ["ip", "netns", "exec", self.netns, *argv], self.dir / "logs" / f"{name}.log", cwd=self.dir
+        )
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         with contextlib.suppress(OSError):
@@ -583,8 +574,7 @@ class LabNet:
             coredns_kubeconfig = self._service_account_kubeconfig("coredns")
             self._spawn("coredns", [str(self.binaries["coredns"]), "-conf", str(self._corefile(coredns_kubeconfig))])
             if self.network_policy == "kube-router":
-                netns_run(self.netns, ["iptables", "-w", "-t", "raw", "-A", *self._reject_rule()], check=True)
-                self._spawn("kube-router", self._kube_router_argv(self._service_account_kubeconfig("kube-router")))
+                self._spawn_kube_router()
             self._wait(
                 "kube-proxy",
                 "/healthz and the kube-dns Service's rules",
@@ -596,15 +586,7 @@ class LabNet:
             )
             self._wait("coredns", "/ready", lambda: _http_get_in(self.netns, COREDNS_READY, "/ready") == 200, deadline)
             if self.network_policy == "kube-router":
-                self._wait(
-                    "kube-router",
-                    "/healthz and its KUBE-ROUTER-FORWARD chain",
-                    lambda: (
-                        _http_get_in(self.netns, KUBE_ROUTER_HEALTH, "/healthz") == 200
-                        and "KUBE-ROUTER-FORWARD" in netns_run(self.netns, ["iptables-save", "-t", "filter"]).stdout
-                    ),
-                    deadline,
-                )
+                self._wait_kube_router(deadline)
         except BaseException:
             self.stop()
             raise
@@ -612,18 +594,93 @@ class LabNet:
         self.info = {
             "pid": os.getpid(),
             "node_netns": self.netns,
-            "network_policy": self.network_policy,
-            "enforces_network_policy": self.network_policy != "none",
             "cluster_dns_ip": self.cp["cluster_dns_ip"],
             "dns_endpoint": f"{self.node['gateway']}:53",
-            "pids": {name: proc.pid for name, proc in self.procs.items()},
             "logs": str(self.dir / "logs"),
             "started_in_seconds": round(self.started_in, 2),
+            **self.info_extra,
         }
+        self._write_info()
+        return self.info
+
+    def _write_info(self) -> None:
+        self.info.update(
+            {
+                "network_policy": self.network_policy,
+                "enforces_network_policy": self.network_policy != "none",
+                "pids": {name: proc.pid for name, proc in self.procs.items()},
+            }
+        )
         tmp = self.dir / "info.json.tmp"
         tmp.write_text(json.dumps(self.info, indent=2, sort_keys=True) + "\n")
         tmp.rename(self.dir / "info.json")
+
+    # -- the enforcement switch ----------------------------------------------------------------
+
+    def _spawn_kube_router(self) -> None:
+        netns_run(self.netns, ["iptables", "-w", "-t", "raw", "-A", *self._reject_rule()], check=True)
+        self._spawn("kube-router", self._kube_router_argv(self._service_account_kubeconfig("kube-router")))
+
+    def _wait_kube_router(self, deadline: float) -> None:
+        self._wait(
+            "kube-router",
+            "/healthz and its KUBE-ROUTER-FORWARD chain",
+            lambda: (
+                _http_get_in(self.netns, KUBE_ROUTER_HEALTH, "/healthz") == 200
+                and "KUBE-ROUTER-FORWARD" in netns_run(self.netns, ["iptables-save", "-t", "filter"]).stdout
+            ),
+            deadline,
+        )
+
+    def _remove_kube_router_rules(self) -> None:
+        """Every rule, chain and ip set kube-router made (and the reject-as-drop rule), none of
+        kube-proxy's: the jumps into kube-router's chains first, then the chains, then the sets."""
+        for table in IPTABLES_TABLES:
+            saved = netns_run(self.netns, ["iptables-save", "-t", table]).stdout.splitlines()
+            chains = [line[1:].split()[0] for line in saved if line.startswith(":")]
+            ours = [chain for chain in chains if chain.startswith(KUBE_ROUTER_CHAIN_PREFIXES)]
+            for line in saved:
+                if not line.startswith("-A "):
+                    continue
+                words = shlex.split(line)
+                if words[1] in ours:
+                    continue  # goes with its chain
+                target = words[words.index("-j") + 1] if "-j" in words else ""
+                if target in ours or REJECT_AS_DROP_COMMENT in words:
+                    netns_run(self.netns, ["iptables", "-w", "-t", table, "-D", *words[1:]], check=True)
+            for flag in ("-F", "-X"):
+                for chain in ours:
+                    netns_run(self.netns, ["iptables", "-w", "-t", table, flag, chain], check=True)
+        for name in netns_run(self.netns, ["ipset", "list", "-n"]).stdout.split():
+            netns_run(self.netns, ["ipset", "destroy", name], check=True)
+
+    def set_enforcement(self, enforce: bool, timeout: float = START_TIMEOUT) -> dict[str, Any]:
+        """Start kube-router (enforce) or stop it and remove its rules and ip sets (do not enforce:
+        the policies stay, nothing applies them); kube-proxy and CoreDNS keep running. Call it from
+        the thread that started the lab's network (the components die with that thread)."""
+        if enforce == (self.network_policy != "none"):
+            return self.info
+        if enforce:
+            if not os.access(self.binaries["kube-router"], os.X_OK):
+                raise LabNetError(f"not built: kube-router ({self.binaries['kube-router']}); run `make lab-net-build`")
+            self.network_policy = "kube-router"
+            try:
+                self._spawn_kube_router()
+                self._wait_kube_router(time.monotonic() + timeout)
+            except BaseException:
+                self._stop_kube_router()
+                raise
+        else:
+            self._stop_kube_router()
+        self._write_info()
         return self.info
+
+    def _stop_kube_router(self) -> None:
+        proc = self.procs.pop("kube-router", None)
+        if proc is not None:
+            launcher.stop_group(proc, STOP_TIMEOUT)
+        self._remove_kube_router_rules()
+        self.network_policy = "none"
 
     def _reject_rule(self) -> list[str]:
         """kube-router v2.1.0 REJECTs what a policy denies: the node namespace answers the client with
@@ -693,18 +750,7 @@ class LabNet:
     def stop(self) -> dict[str, Any]:
         """Stop the components, clean the node namespace; return what is left (empty when all is gone)."""
         for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(STOP_TIMEOUT)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            launcher.stop_group(self.procs[name], STOP_TIMEOUT)
         pids = [proc.pid for proc in self.procs.values()]
         self.procs.clear()
         self._clean_netns()
@@ -740,17 +786,99 @@ def _which(tool: str) -> bool:
     return any(os.access(Path(d) / tool, os.X_OK) for d in os.environ.get("PATH", "/usr/sbin:/usr/bin").split(":"))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-            return False
-    return True
+_alive = launcher.alive
+
+
+class EnforcementSwitch:
+    """The lab's enforcement switch, for the Azure double (a cluster created or updated with
+    ``networkPolicy: none`` does not enforce): an HTTP server on the host's 127.0.0.1 with the
+    Kubernetes double's contract, ``GET /_fake/config`` -> ``{"enforcement": "full"|"none"}`` and
+    ``POST /_fake/config`` with the same body. A request is carried out by ``serve_pending()`` on the
+    thread that started the network (the launcher's main thread); the answer waits for it."""
+
+    def __init__(self, net: LabNet) -> None:
+        self.net = net
+        self.pending: queue.Queue = queue.Queue()
+        self.server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/_fake/config"
+
+    def config(self) -> dict[str, str]:
+        return {"enforcement": "none" if self.net.network_policy == "none" else "full"}
+
+    def start(self) -> str:
+        switch = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format, *args):  # noqa: A002 - the base class's name
+                return
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path != "/_fake/config":
+                    return self._answer(404, {"message": f"no such path: {self.path}"})
+                return self._answer(200, switch.config())
+
+            def do_POST(self):
+                if self.path != "/_fake/config":
+                    return self._answer(404, {"message": f"no such path: {self.path}"})
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                except ValueError:
+                    return self._answer(400, {"message": "the body must be a JSON object"})
+                unknown = sorted(set(body) - {"enforcement"}) if isinstance(body, dict) else ["(not an object)"]
+                if unknown:
+                    return self._answer(
+                        400, {"message": f"unknown switch(es) {unknown}: this lab has enforcement only"}
+                    )
+                if body.get("enforcement", "full") not in ("full", "none"):
+                    return self._answer(400, {"message": "enforcement must be full or none"})
+                if "enforcement" not in body:
+                    return self._answer(200, switch.config())
+                done: queue.Queue = queue.Queue()
+                switch.pending.put((body["enforcement"] == "full", done))
+                try:
+                    error = done.get(timeout=START_TIMEOUT + 30)
+                except queue.Empty:
+                    return self._answer(504, {"message": "the lab did not switch enforcement in time"})
+                if error:
+                    return self._answer(500, {"message": error})
+                return self._answer(200, switch.config())
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name="enforcement-switch", daemon=True).start()
+        return self.url
+
+    def serve_pending(self) -> None:
+        """Carry out the requests waiting (call it from the thread that started the network)."""
+        while True:
+            try:
+                enforce, done = self.pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.net.set_enforcement(enforce)
+            except (LabNetError, OSError, subprocess.CalledProcessError) as exc:
+                done.put(f"{type(exc).__name__}: {exc}")
+            else:
+                done.put("")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -767,46 +895,39 @@ def main(argv: list[str] | None = None) -> int:
         help="kube-router enforces NetworkPolicy; none runs the lab as a network plugin that ignores it",
     )
     args = parser.parse_args(argv)
-    stop = False
+    net = LabNet(
+        args.state_dir,
+        json.loads(args.control_plane_info.read_text()),
+        json.loads(args.node_info.read_text()),
+        network_policy=args.network_policy,
+    )
+    switch = EnforcementSwitch(net)
 
-    def request_stop(signum, frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    try:
-        net = LabNet(
-            args.state_dir,
-            json.loads(args.control_plane_info.read_text()),
-            json.loads(args.node_info.read_text()),
-            network_policy=args.network_policy,
-        )
+    def start() -> str:
+        net.info_extra["enforcement_url"] = switch.start()
         info = net.start()
-    except LabNetError as exc:
-        print(f"lab net: {exc}", file=sys.stderr)
-        return 1
-    enforcement = (
-        "kube-router enforces NetworkPolicy" if info["enforces_network_policy"] else "NetworkPolicy NOT enforced"
-    )
-    print(
-        f"REAL Services (kube-proxy, iptables) and DNS (CoreDNS on {info['dns_endpoint']}) in {info['node_netns']}; "
-        f"{enforcement}; up in {info['started_in_seconds']}s",
-        flush=True,
-    )
-    try:
-        while not stop:
-            dead = [name for name, proc in net.procs.items() if proc.poll() is not None]
-            if dead:
-                print(f"lab net: {', '.join(dead)} exited; stopping the rest", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-    finally:
+        enforcement = (
+            "kube-router enforces NetworkPolicy" if info["enforces_network_policy"] else "NetworkPolicy NOT enforced"
+        )
+        return (
+            f"REAL Services (kube-proxy, iptables) and DNS (CoreDNS on {info['dns_endpoint']}) in "
+            f"{info['node_netns']}; {enforcement}; up in {info['started_in_seconds']}s; enforcement switch "
+            f"{info['enforcement_url']}"
+        )
+
+    def stop() -> str | None:
+        switch.stop()
         left = net.stop()
-    if left["rules"] or left["pids"]:
-        print(f"lab net: left behind: {left}", file=sys.stderr)
-        return 1
-    return 0
+        return f"left behind: {left}" if left["rules"] or left["pids"] else None
+
+    return launcher.run_foreground(
+        "lab net",
+        start,
+        lambda: [name for name, proc in net.procs.items() if proc.poll() is not None],
+        stop,
+        (LabNetError,),
+        tick=switch.serve_pending,
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.lab import launcher
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 BUILD_SCRIPT = NODE_DIR / "build.sh"
 DEFAULT_POD_CIDR = "10.244.0.0/24"
@@ -121,17 +123,8 @@ class LabNode:
         info_file = self.dir / "info.json"
         with contextlib.suppress(FileNotFoundError):
             info_file.unlink()
-        log = open(self.log_file, "ab")  # noqa: SIM115 - the child keeps it
-        try:
-            self.proc = subprocess.Popen(
-                self._argv(free_port()),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        # SIGTERM when the launcher dies: the node then removes its pods and namespaces itself.
+        self.proc = launcher.spawn(self._argv(free_port()), self.log_file, cwd=self.dir, death_signal=signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while not info_file.exists():
             if self.proc.poll() is not None:
@@ -146,15 +139,9 @@ class LabNode:
 
     def stop(self) -> dict[str, Any]:
         """Stop the node; return what is left of it afterwards (empty lists when all is gone)."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(STOP_TIMEOUT)
+        if self.proc is not None:
+            # The node removes its pods, processes and namespaces itself on SIGTERM.
+            launcher.stop_group(self.proc, STOP_TIMEOUT, term_group=False)
         self.proc = None
         left = leftovers(self.lab_id, self.paths["node"])
         if left["namespaces"] or left["pids"]:
@@ -180,31 +167,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control-plane-info", type=Path, required=True, help="the control plane's info.json")
     parser.add_argument("--state-dir", type=Path, required=True, help="pods' files, logs and info.json")
     parser.add_argument("--pod-cidr", default=DEFAULT_POD_CIDR)
+    parser.add_argument("--lab-id", help="network namespaces are netpol-lab-<lab id>-* (default: a random id)")
     args = parser.parse_args(argv)
-    stop = False
+    node = LabNode(
+        args.state_dir, json.loads(args.control_plane_info.read_text()), pod_cidr=args.pod_cidr, lab_id=args.lab_id
+    )
 
-    def request_stop(signum, frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    node = LabNode(args.state_dir, json.loads(args.control_plane_info.read_text()), pod_cidr=args.pod_cidr)
-    try:
+    def start() -> str:
         info = node.start()
-    except LabNodeError as exc:
-        print(f"lab node: {exc}", file=sys.stderr)
-        return 1
-    print(f"REAL lab node {info['node']} up: pods in {info['pod_cidr']} (netns {info['node_netns']})", flush=True)
-    try:
-        while not stop and node.proc is not None and node.proc.poll() is None:
-            time.sleep(0.5)
-    finally:
+        return f"REAL lab node {info['node']} up: pods in {info['pod_cidr']} (netns {info['node_netns']})"
+
+    def stop() -> str | None:
         left = node.stop()
-    if left["namespaces"] or left["pids"]:
-        print(f"lab node: left behind and removed by cleanup: {left}", file=sys.stderr)
-        return 1
-    return 0
+        if left["namespaces"] or left["pids"]:
+            return f"left behind and removed by cleanup: {left}"
+        return None
+
+    return launcher.run_foreground(
+        "lab node",
+        start,
+        lambda: ["netpol-lab-node"] if node.proc is None or node.proc.poll() is not None else [],
+        stop,
+        (LabNodeError,),
+    )
 
 
 if __name__ == "__main__":

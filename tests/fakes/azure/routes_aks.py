@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.azure._contract import schema
+from tests.fakes.azure.kube_link import follow_network_policy
 from tests.fakes.azure.routes_groups import find_group
 from tests.fakes.azure.routes_network import find_subnet_by_id
 from tests.fakes.azure.server import ArmError
@@ -572,6 +573,7 @@ def put_cluster(req: Request) -> Response:
     subnets = _validate_pools(req, props, (existing or {}).get("location") or body.get("location") or "")
     _validate_network(props, subnets)
     cluster = _stored_cluster(req, body, existing)
+    follow_network_policy(req.state.kube, cluster)  # the lab's Kubernetes enforces as this cluster would
     clusters[_key(group_name, name)] = cluster
     if existing is None:
         return _start(req, cluster, 201, "Creating")

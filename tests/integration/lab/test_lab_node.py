@@ -42,7 +42,13 @@ def node(cp_info, host_links, tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("the lab node needs root (network namespaces); run the lab tests as root")
     the_node = lab_node.LabNode(tmp_path_factory.mktemp("lab-node"), cp_info)
-    the_node.start()
+    # As `make lab-up` starts it (everything under .lab is private): what the node writes for its pods
+    # must still be readable by a container's non-root user.
+    umask = os.umask(0o077)
+    try:
+        the_node.start()
+    finally:
+        os.umask(umask)
     yield the_node
     the_node.stop()
 
@@ -157,7 +163,7 @@ def test_busybox_pod_runs_and_exec_returns_output(core, namespace, busybox, node
     status = busybox.status
     assert status.pod_ip.startswith("10.244.0.")
     assert status.pod_ip != "10.244.0.1"
-    assert status.host_ip == "127.0.0.1"
+    assert status.host_ip == node.info["gateway"]  # the node's InternalIP, on the pod network
     (cs,) = status.container_statuses
     assert cs.ready
     assert cs.started
@@ -395,6 +401,15 @@ def test_deleting_a_pod_kills_its_processes_and_removes_its_namespace(core, name
             break
         assert time.monotonic() < deadline, f"the pod's namespace or processes are still there: {after}"
         time.sleep(0.3)
+
+
+def test_node_addresses_internal_on_the_pod_network_kubelet_on_loopback(core, cp_info, node):
+    """InternalIP is the node's address inside the lab's network (the bridge in the node namespace), as
+    kube-proxy and kube-router expect; the API server reaches the kubelet API through ExternalIP
+    127.0.0.1 (exec and logs work: the other tests)."""
+    addresses = {a.type: a.address for a in core.read_node(cp_info["node"]["name"]).status.addresses}
+    assert addresses == {"InternalIP": node.info["gateway"], "ExternalIP": "127.0.0.1", "Hostname": node.info["node"]}
+    assert node.info["gateway"].startswith("10.244.")
 
 
 def test_kubelet_api_listens_on_loopback_only(node):

@@ -167,6 +167,10 @@ func run(f runFlags) error {
 		return err
 	}
 
+	// What the node writes for its pods (resolv.conf, hosts, nginx's configuration) must be readable by
+	// the containers' users, whatever umask the node was started with (the lab starts it with 077).
+	syscall.Umask(0o022)
+
 	logger := logrus.StandardLogger()
 	logger.SetLevel(logrus.InfoLevel)
 	log.L = logruslogger.FromLogrus(logrus.NewEntry(logger))
@@ -216,7 +220,7 @@ func run(f runFlags) error {
 	mux := http.NewServeMux()
 	n, err := nodeutil.NewNode(f.nodeName,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			configureNode(pc.Node, f, port)
+			configureNode(pc.Node, f, port, network.Gateway.String())
 			return provider, nil, nil
 		},
 		nodeutil.WithClient(client),
@@ -286,7 +290,7 @@ func certAuth(pool *x509.CertPool, nodeName string) nodeutil.Auth {
 	}
 }
 
-func configureNode(nd *corev1.Node, f runFlags, port int) {
+func configureNode(nd *corev1.Node, f runFlags, port int, gateway string) {
 	nd.Labels["kubernetes.io/os"] = "linux"
 	nd.Labels["kubernetes.io/arch"] = "amd64"
 	nd.Labels["node.kubernetes.io/instance-type"] = "netpol-lab"
@@ -302,8 +306,13 @@ func configureNode(nd *corev1.Node, f runFlags, port int) {
 	}
 	nd.Status.Capacity = res
 	nd.Status.Allocatable = res.DeepCopy()
+	// InternalIP: the node's address on the pod network (the bridge, inside the node namespace), as a
+	// real node's is on its own network; kube-proxy and kube-router take the node's IP from it.
+	// ExternalIP: where the API server reaches the kubelet API (the host's 127.0.0.1; the control
+	// plane runs with --kubelet-preferred-address-types=ExternalIP).
 	nd.Status.Addresses = []corev1.NodeAddress{
-		{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
+		{Type: corev1.NodeInternalIP, Address: gateway},
+		{Type: corev1.NodeExternalIP, Address: "127.0.0.1"},
 		{Type: corev1.NodeHostName, Address: f.nodeName},
 	}
 	nd.Status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(port)}}

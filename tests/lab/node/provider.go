@@ -1039,8 +1039,8 @@ func (ps *podState) snapshot() *corev1.Pod {
 	pod := ps.pod.DeepCopy()
 	now := metav1.Now()
 	st := corev1.PodStatus{
-		HostIP:    "127.0.0.1",
-		HostIPs:   []corev1.HostIP{{IP: "127.0.0.1"}},
+		HostIP:    ps.p.net.Gateway.String(), // the node's InternalIP
+		HostIPs:   []corev1.HostIP{{IP: ps.p.net.Gateway.String()}},
 		PodIP:     ps.ip.String(),
 		PodIPs:    []corev1.PodIP{{IP: ps.ip.String()}},
 		StartTime: &ps.started,

@@ -1,0 +1,73 @@
+# Copyright: Contributors to the netpol.aks project
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The local lab follows the simulated AKS cluster: a cluster created or updated with
+``networkPolicy: none`` does not enforce NetworkPolicy, ``azure``/``calico``/``cilium`` do
+(tests/fakes/azure/kube_link.py, wired by tests/fakes/lab.py as here). The real lab's side of the
+switch is tested in tests/integration/lab/test_lab_switch.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.azure import kube_link
+from tests.fakes.azure.server import ArmError
+from tests.lab.control_plane import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "playbooks" / "demo.yml"
+FAST = {"netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
+NOT_ENFORCING = "this cluster does not enforce NetworkPolicy"
+
+
+@pytest.fixture
+def linked_lab(azure_double, kube_double, tmp_path) -> dict[str, str]:
+    """Both doubles linked as `make lab-up` links them: kubeconfigs and the enforcement switch."""
+    azure_double.set_kube(
+        {
+            "url": kube_double.url,
+            "ca_file": str(kube_double.ca_file),
+            "token": kube_double.token,
+            "enforcement": {"url": f"{kube_double.url}/_fake/config", "ca_file": str(kube_double.ca_file)},
+        }
+    )
+    lab_dir = tmp_path / "lab"
+    lab_dir.mkdir()
+    return {**azure_double.env, **kube_double.env, "NETPOL_LAB_DIR": str(lab_dir)}
+
+
+def test_a_cluster_without_a_policy_engine_makes_the_deny_step_fail_as_not_enforcing(
+    ansible_playbook, linked_lab, kube_double
+):
+    run = ansible_playbook(
+        DEMO, env=linked_lab, extra_vars={**FAST, "aks_network_policy": "none"}, tags="all", json_output=False
+    )
+    assert run.rc != 0, run.output
+    assert kube_double.config()["enforcement"] == "none"
+    assert NOT_ENFORCING in run.stdout, run.output
+    assert "expected blocked, observed allowed" in run.stdout
+
+
+def test_a_cluster_with_a_policy_engine_enforces(ansible_playbook, linked_lab, kube_double):
+    kube_double.config(enforcement="none")  # a lab that an earlier cluster without an engine left so
+    run = ansible_playbook(DEMO, env=linked_lab, extra_vars={**FAST, "aks_network_policy": "azure"}, json_output=False)
+    assert run.rc == 0, run.output
+    assert kube_double.config()["enforcement"] == "full"
+    assert "expected blocked, observed blocked" in run.stdout
+
+
+def test_without_a_link_nothing_is_switched(kube_double):
+    kube_double.config(enforcement="none")
+    kube_link.follow_network_policy({"url": kube_double.url}, {"properties": {"networkProfile": {}}})
+    kube_link.follow_network_policy(None, {"properties": {"networkProfile": {"networkPolicy": "calico"}}})
+    assert kube_double.config()["enforcement"] == "none"
+
+
+def test_a_lab_that_cannot_switch_fails_the_cluster_write_clearly():
+    link = {"enforcement": {"url": f"http://127.0.0.1:{free_port()}/_fake/config"}}
+    with pytest.raises(ArmError) as caught:
+        kube_link.follow_network_policy(link, {"properties": {"networkProfile": {"networkPolicy": "azure"}}})
+    assert caught.value.status == 500
+    assert "could not switch NetworkPolicy enforcement to networkPolicy 'azure'" in str(caught.value.message)
