@@ -72,7 +72,7 @@ unit: venv ## pytest, unit tests only
 integration: venv ## pytest, integration tests only (playbooks against the doubles)
 	$(BIN)/pytest -ra tests/integration
 
-molecule: venv ## molecule test, default (local lab) scenario
+molecule: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## molecule test, default (local lab) scenario (NETPOL_LAB_KUBE=real: on the real lab)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s default
 
 lab-build: ## Build the real lab once: Kubernetes, etcd, the node, CoreDNS, kube-router (cached in ~/.cache/netpol-aks/lab)
@@ -100,7 +100,7 @@ lab-node: ## Build the real lab's node (virtual-kubelet; busybox and nginx from 
 lab-node-test: venv lab-node ## The lab node's tests, with the real control plane (needs root)
 	$(BIN)/pytest -ra tests/integration/lab/test_lab_node.py
 
-demo: venv ## Run playbooks/demo.yml on the local lab (simulated cluster)
+demo: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Run playbooks/demo.yml on the local lab (NETPOL_LAB_KUBE=real: on the real lab)
 	@./scripts/demo.sh
 
 bench: venv ## Run the benchmarks (figures are printed, not asserted)
