@@ -134,8 +134,11 @@ def test_lab_up_with_the_real_lab(tmp_path, monkeypatch, capsys):
         assert code == lab.DOWN, out
         assert "net    down" in out, out
         assert "only partly up" in out, out
+        # `down` (and `status`) follow the mode the lab was started in, whatever NETPOL_LAB_KUBE says now.
+        monkeypatch.setenv("NETPOL_LAB_KUBE", "double")
     finally:
         assert lab.main(["down"]) == 0
+    assert "stopped: azure, node, kube" in capsys.readouterr().out
     assert not (tmp_path / ".lab").exists()
     assert infos, "the lab did not come up"
     pids = [info["pid"] for info in infos.values()]
