@@ -21,7 +21,7 @@ options:
         over the old one), and only when its content changed; a new file gets mode C(0644), an existing file keeps
         its mode. Reports hold no time stamp or duration, so the same results write the same bytes.
       - In check mode nothing is written; RV(reports[].changed) says whether a file would change.
-      - The report files are the only thing the module changes; RV(changed) is V(true) when one of them changed.
+      - The report files are the only thing the module changes; C(changed) is V(true) when one of them changed.
       - A failed run that has results (probes that differ from the expectation, a probe that could not run) still
         writes its reports before it fails.
     type: path
@@ -45,4 +45,7 @@ options:
     type: list
     elements: str
     choices: [json, junit, markdown, html, dot]
+notes:
+  - With O(report_path), the module writes files on the host it runs on (the controller, for this collection's
+    modules), so C(changed) can be V(true) - only because of them.
 """

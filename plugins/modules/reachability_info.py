@@ -42,6 +42,7 @@ extends_documentation_fragment:
   - netpol.aks.kube
   - netpol.aks.attributes
   - netpol.aks.attributes.INFO_MODULE
+  - netpol.aks.report
 options:
   source:
     description:
@@ -404,6 +405,22 @@ summary:
       description: Pods selected by at least one Egress policy.
       type: int
   sample: {namespaces: 1, pods: 2, classes: 2, policies: 1, evaluated: 1, allowed: 0, blocked: 1, ports: ["80/TCP"]}
+reports:
+  description: The report files (O(report_path)), each with its format, path and whether it changed.
+  returned: when O(report_path) is set
+  type: list
+  elements: dict
+  contains:
+    format:
+      description: V(json), V(junit), V(markdown), V(html) or V(dot).
+      type: str
+    path:
+      description: The file's absolute path.
+      type: str
+    changed:
+      description: Whether the file's content changed (in check mode, whether it would).
+      type: bool
+  sample: [{format: html, path: /tmp/reach.html, changed: true}]
 skipped_pods:
   description: Live mode - pods left out because NetworkPolicy does not govern them, with the reason.
   returned: always
@@ -419,6 +436,7 @@ from typing import Any
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
+from ansible_collections.netpol.aks.plugins.module_utils import _report
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
 OFFLINE_INPUTS = ("namespaces", "pods", "policies")
@@ -454,6 +472,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
         "options": {"from": {"type": "str", "required": True}, "to": {"type": "str", "required": True}},
     },
     "table_limit": {"type": "int", "default": 2500},
+    **copy.deepcopy(_report.REPORT_ARG_SPEC),
 }
 
 
@@ -859,12 +878,12 @@ def main() -> None:
         mutually_exclusive=[("namespaces", "namespace"), ("pods", "label_selectors")],
     )
     try:
-        result = run(module)
+        result = _report.run_with_reports(module, "reachability_info", run)
     except _kube.KubeError as err:
         module.fail_from_error(err)
     for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(changed=False, **result)
+    module.exit_json(**result)
 
 
 def run(module: _kube.KubeModule) -> dict:
