@@ -11,7 +11,7 @@ PY        := $(BIN)/python
 COLL_LINK := .collections/ansible_collections/netpol/aks
 STAMP     := $(VENV)/.installed
 
-.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down lab-node lab-node-test bench clean oracles differential
+.PHONY: help venv test lint sanity docs docsite integration-targets unit integration molecule demo lab-build lab-up lab-down lab-node lab-node-test bench clean oracles differential browser browser-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,8 @@ $(COLL_LINK): | $(STAMP)
 	@ln -sfn ../../.. $(COLL_LINK)
 	@$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "netpol_aks_collection.pth"), "w").write(os.path.abspath(".collections") + "\n")'
 
-test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, lab build, pytest, molecule, ansible-test integration
-	$(MAKE) --no-print-directory lint docs sanity oracles lab-build unit-and-integration molecule integration-targets
+test: venv ## Run every check: ruff, yamllint, ansible-lint, docs, sanity, lab build, pytest (browser included), molecule, ansible-test integration
+	$(MAKE) --no-print-directory lint docs sanity oracles lab-build browser-deps unit-and-integration molecule integration-targets
 
 lint: venv ## ruff, yamllint, ansible-lint (production profile), changelog fragments
 	$(BIN)/ruff check .
@@ -64,7 +64,13 @@ differential: venv oracles ## The engine against the oracles on many random clus
 	$(PY) -m tests.oracles.differential --clusters $${CLUSTERS:-3000} --seed $${SEED:-$$(date +%s)}
 
 unit-and-integration: venv
-	$(BIN)/pytest -n 2 --dist loadgroup -ra tests/unit tests/integration
+	$(BIN)/pytest -n 2 --dist loadgroup -ra tests/unit tests/integration tests/browser
+
+browser-deps: ## Install Debian's chromium for the browser tests (needs root and Debian's mirrors)
+	@scripts/install-browser.sh
+
+browser: venv browser-deps ## The HTML report in a real browser (chromium + Playwright); screenshots in tests/output/browser/
+	$(BIN)/pytest -ra tests/browser
 
 unit: venv ## pytest, unit tests only
 	$(BIN)/pytest -ra tests/unit

@@ -728,7 +728,9 @@ padding:.6em .8em;white-space:pre-wrap;font-size:13px;display:none;box-shadow:0 
 .summary td,.summary th{padding:2px 8px;border:1px solid #e0e0e0}.summary{border-collapse:collapse}
 svg .ns rect{fill:#eceff1;stroke:#78909c;rx:8}svg .ns text{font-size:13px;font-weight:bold;fill:#455a64}
 svg .node text{font-size:11px;fill:#212121}svg .node{cursor:pointer}
-svg .edge{fill:none;stroke-width:1.6;cursor:pointer}svg .edge.missing{stroke-dasharray:6 4}
+svg .edge path{fill:none}svg .edge .line{stroke-width:1.6}svg .edge:hover .line{stroke-width:3.5}
+svg .edge .hit{stroke:transparent;stroke-width:10;pointer-events:stroke;cursor:pointer}
+svg .edge.missing .line{stroke-dasharray:6 4}
 .verdict{padding:.4em .6em;background:#f5f5f5;border-left:4px solid #1565c0}
 """
 
@@ -809,10 +811,11 @@ def _svg(report: Mapping[str, Any], node_texts: list[str], edge_texts: list[str]
             bend = min(40.0, dist / 5)
             mx, my = (sx + ex) / 2 - uy * bend, (sy + ey) / 2 + ux * bend
             d = f"M{sx:.1f},{sy:.1f} Q{mx:.1f},{my:.1f} {ex:.1f},{ey:.1f}"
+        # A wide transparent twin takes the pointer: a thin (or dashed) line is hard to point at.
         edge_parts.append(
-            f'<path class="edge {edge["state"]}" data-edge="{k}" data-from="{html.escape(edge["from"])}" '
-            f'data-to="{html.escape(edge["to"])}" d="{d}" stroke="{colour}" marker-end="{marker}">'
-            f"<title>{html.escape(edge_texts[k])}</title></path>"
+            f'<g class="edge {edge["state"]}" data-edge="{k}" data-from="{html.escape(edge["from"])}" '
+            f'data-to="{html.escape(edge["to"])}"><title>{html.escape(edge_texts[k])}</title>'
+            f'<path class="hit" d="{d}"/><path class="line" d="{d}" stroke="{colour}" marker-end="{marker}"/></g>'
         )
     node_parts = []
     for n, cls in enumerate(report["classes"]):
