@@ -231,6 +231,75 @@ def _reachability_endpoints(result: Mapping[str, Any]) -> Callable[[str], Endpoi
     return endpoint
 
 
+def _class_label(cls: Mapping[str, Any]) -> str:
+    labels = ",".join(f"{k}={v}" for k, v in sorted((cls.get("labels") or {}).items()))
+    return labels or f"{_split(cls['name'])[1]} (no labels)"
+
+
+def _matrix_cells(result: Mapping[str, Any]) -> list[Cell]:
+    """Cells from reachability_info's class matrix (``matrix`` and ``classes``): one per pod pair when the
+    cluster has at most DETAIL_LIMIT pods, else one per class pair. Explanations come from the pairs the
+    result lists (``results``); a cell without one says how to get it."""
+    classes = {c["name"]: c for c in result.get("classes") or []}
+    pod_class = {pod: name for name, c in classes.items() for pod in c.get("pods") or []}
+    expand = len(pod_class) <= DETAIL_LIMIT
+    reasons: dict[tuple[str, str, str], str] = {}
+    for item in result.get("results") or []:
+        key = f"{item.get('port_name') or item.get('port')}/{item.get('protocol')}"
+        src, dst = str(item.get("from")), str(item.get("to"))
+        reasons.setdefault((src, dst, key), str(item.get("reason") or ""))
+        reasons.setdefault((pod_class.get(src, src), pod_class.get(dst, dst), key), str(item.get("reason") or ""))
+    endpoints: dict[str, Endpoint] = {}
+
+    def endpoint(name: str, kind: str = "pod") -> Endpoint:
+        if name not in endpoints:
+            cls = classes.get(name)
+            if cls is not None and len(cls.get("pods") or []) == 1:
+                return endpoint(cls["pods"][0])
+            namespace, short = _split(name)
+            if cls is not None:
+                endpoints[name] = Endpoint(name, _class_label(cls), namespace, "class", list(cls["pods"]))
+            else:
+                endpoints[name] = Endpoint(name, short, namespace, "ip" if namespace == EXTERNAL else kind)
+        return endpoints[name]
+
+    def members(unit: str) -> list[str]:
+        return list(classes[unit].get("pods") or []) if expand and unit in classes else [unit]
+
+    cells = []
+    for key, entry in result["matrix"].items():
+        port, protocol = entry.get("port"), str(entry.get("protocol") or "TCP")
+        for i, src_unit in enumerate(entry.get("sources") or []):
+            row = entry["rows"][i]
+            for j, dst_unit in enumerate(entry.get("targets") or []):
+                mark = row[j] if j < len(row) else "?"
+                if mark not in ".X":
+                    continue  # a class of one pod and itself, or two addresses: not predicted
+                verdict = "allowed" if mark == "." else "blocked"
+                for src in members(src_unit):
+                    for dst in members(dst_unit):
+                        if src == dst and (expand or src not in classes):
+                            continue  # a pod and itself (a class and itself stands for two of its pods)
+                        source, target = endpoint(src), endpoint(dst)
+                        reason = reasons.get((source.id, target.id, key)) or reasons.get((src_unit, dst_unit, key))
+                        cells.append(
+                            Cell(
+                                source=source,
+                                target=target,
+                                port=port,
+                                protocol=protocol,
+                                observed=None,
+                                expected=verdict,
+                                explanation=reason
+                                or f"the policies {'allow' if mark == '.' else 'block'} it (reachability_info names "
+                                "the rule that decided with explain: all, or with this pair in explain_pairs)",
+                                output="",
+                                target_label=target.id,
+                            )
+                        )
+    return cells
+
+
 def _probe_source(item: Mapping[str, Any]) -> Endpoint:
     name = str(item.get("from"))
     source = item.get("source") or {}
@@ -270,7 +339,10 @@ def build_report(module: str, result: Mapping[str, Any], params: Mapping[str, An
     """The report of one module run: a plain dict (the JSON format), from which every format is drawn."""
     params = params or {}
     cells: list[Cell] = []
-    if module == "reachability_info":
+    if module == "reachability_info" and isinstance(result.get("matrix"), Mapping):
+        expected_from = "policies"
+        cells = _matrix_cells(result)
+    elif module == "reachability_info":
         endpoint = _reachability_endpoints(result)
         expected_from = "policies"
         for item in result.get("results") or []:

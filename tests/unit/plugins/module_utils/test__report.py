@@ -346,3 +346,71 @@ def test_probe_cells_keep_the_probe_modules_result_shape():
         "output": "nc: timeout",
     }
     assert report["edges"] == [{"from": "ns/a", "to": "ns/b", "state": "missing", "ports": ["8080/tcp"]}]
+
+
+# reachability_info's compact result: classes with their pods, one row of verdicts per class and port.
+CLASS_MATRIX_RESULT = {
+    "results": [],
+    "matrix": {
+        "80/TCP": {
+            "port": 80,
+            "protocol": "TCP",
+            "sources": ["default/class-1", "default/class-2", "10.9.0.1"],
+            "targets": ["default/class-1"],
+            "rows": [".", "X", "."],
+        }
+    },
+    "classes": [
+        {
+            "name": "default/class-1",
+            "namespace": "default",
+            "labels": {"app": "api"},
+            "pods": ["default/api", "default/api2"],
+        },
+        {"name": "default/class-2", "namespace": "default", "labels": {"run": "x"}, "pods": ["default/test-np"]},
+    ],
+}
+
+
+def test_a_class_matrix_is_drawn_pod_by_pod_when_small():
+    report = _report.build_report("reachability_info", CLASS_MATRIX_RESULT)
+    cells = [(c["source"], c["target"], c["expected"]) for c in report["cells"]]
+    assert cells == [
+        ("default/api", "default/api2", "allowed"),
+        ("default/api2", "default/api", "allowed"),
+        ("default/test-np", "default/api", "blocked"),
+        ("default/test-np", "default/api2", "blocked"),
+        ("10.9.0.1", "default/api", "allowed"),
+        ("10.9.0.1", "default/api2", "allowed"),
+    ]
+    assert report["cells"][2]["explanation"].startswith("the policies block it (reachability_info names the rule")
+    kinds = {e["id"]: e["kind"] for e in report["endpoints"]}
+    assert kinds == {"default/api": "pod", "default/api2": "pod", "default/test-np": "pod", "10.9.0.1": "ip"}
+
+
+def test_a_class_matrix_takes_the_explanations_the_result_lists():
+    result = json.loads(json.dumps(CLASS_MATRIX_RESULT))
+    result["results"] = [
+        {"from": "default/class-2", "to": "default/class-1", "port": 80, "protocol": "TCP", "allowed": False,
+         "reason": "default/class-2 -> default/class-1 on 80/TCP is blocked: ingress to default/class-1 is denied"},
+    ]  # fmt: skip
+    report = _report.build_report("reachability_info", result)
+    blocked = [c for c in report["cells"] if c["expected"] == "blocked"]
+    assert [c["explanation"] for c in blocked] == [result["results"][0]["reason"]] * 2
+
+
+def test_a_large_class_matrix_is_drawn_class_by_class():
+    result = json.loads(json.dumps(CLASS_MATRIX_RESULT))
+    result["classes"][0]["pods"] = [f"default/api-{i}" for i in range(60)]
+    report = _report.build_report("reachability_info", result)
+    assert [(c["source"], c["target"], c["expected"]) for c in report["cells"]] == [
+        ("default/class-1", "default/class-1", "allowed"),
+        ("default/test-np", "default/class-1", "blocked"),
+        ("10.9.0.1", "default/class-1", "allowed"),
+    ]
+    api = next(e for e in report["endpoints"] if e["id"] == "default/class-1")
+    assert (api["kind"], api["label"], len(api["members"])) == ("class", "app=api", 60)
+    assert {(e["from"], e["to"]) for e in report["edges"]} == {
+        ("default/class-1", "default/class-1"),
+        ("10.9.0.1", "default/class-1"),
+    }
