@@ -11,8 +11,8 @@ class ModuleDocFragment:
 options:
   report_path:
     description:
-      - Write the results to files, one per format of O(report_format), at this path (on the controller's side
-        where the module runs), B(without) a suffix - each format adds its own - V(json) C(.json), V(junit)
+      - Write the results to files, one per format of O(report_format), at this path (on the host the module runs
+        on, usually the controller), B(without) a suffix - each format adds its own - V(json) C(.json), V(junit)
         C(.junit.xml), V(markdown) C(.md), V(html) C(.html), V(dot) C(.dot). For example V(reports/label) with
         O(report_format=[json, html]) writes C(reports/label.json) and C(reports/label.html).
       - A path that already ends in one format's suffix (V(reports/label.html)) names that format's file; the other
