@@ -365,6 +365,19 @@ def build_report(module: str, result: Mapping[str, Any], params: Mapping[str, An
         expect = params.get("expect")
         expected_from = "policies" if expect == "predicted" else ("given" if expect is not None else None)
         reasons = result.get("predicted_reasons") or {}
+        # The engine's sentences name the probe pods (netpol-probe-<run id>-<index of the source>), which change
+        # from run to run: the report names their sources instead, so that the same results give the same bytes.
+        run_id = result.get("run_id")
+        probe_pod = re.compile(rf"([a-z0-9.-]+)/netpol-probe-{re.escape(run_id)}-(\d+)") if run_id else None
+        sources = list(dict.fromkeys(str(item.get("from")) for item in result.get("results") or []))
+
+        def stable_name(match: re.Match) -> str:
+            index = int(match.group(2))
+            source = sources[index] if index < len(sources) else ""
+            if source.startswith(f"{match.group(1)}/[") and source.endswith("]"):
+                return source
+            return f"{match.group(1)}/netpol-probe-{index}"
+
         endpoints: dict[str, Endpoint] = {}
         for item in result.get("results") or []:
             src = endpoints.setdefault(_probe_source(item).id, _probe_source(item))
@@ -375,6 +388,8 @@ def build_report(module: str, result: Mapping[str, Any], params: Mapping[str, An
                 endpoints[dst.id] = dst
             expected = _result_state(item.get("expected"))
             reason = (reasons.get(str(item.get("from"))) or {}).get(_probe_key(item))
+            if reason and probe_pod:
+                reason = probe_pod.sub(stable_name, reason)
             if not reason:
                 reason = f"expected {expected} (given by expect)" if expected else "nothing expected"
             cells.append(

@@ -414,3 +414,19 @@ def test_a_large_class_matrix_is_drawn_class_by_class():
         ("default/class-1", "default/class-1"),
         ("10.9.0.1", "default/class-1"),
     }
+
+
+def test_probe_pod_names_in_reasons_become_their_sources_names():
+    """Probe pods are named after the run; the report names their sources, so two runs write the same bytes."""
+    result = report_data.probe_result()
+    result["run_id"] = "abc123"
+    key = "netpol-demo/api:80"
+    result["predicted_reasons"]["netpol-demo/test-np"][key] = (
+        "test-np -> netpol-demo/netpol-probe-abc123-1 blocked; netpol-demo/netpol-probe-abc123-7 unknown; "
+        "netpol-demo/netpol-probe-ffffff-1 another run"
+    )
+    report = _report.build_report("probe_connectivity", result, {"expect": "predicted"})
+    assert report["cells"][0]["explanation"] == (
+        "test-np -> netpol-demo/[app=api,tier=web] blocked; netpol-demo/netpol-probe-7 unknown; "
+        "netpol-demo/netpol-probe-ffffff-1 another run"
+    )
