@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - netpol.aks.kube
   - netpol.aks.attributes
+  - netpol.aks.report
 attributes:
   check_mode:
     support: partial
@@ -52,7 +53,8 @@ attributes:
   idempotent:
     support: full
     details:
-      - The module always reports C(changed=false); the results it returns are what the network does at the time.
+      - The module reports C(changed=false), unless a report file (O(report_path)) changed; the results it returns
+        are what the network does at the time.
 options:
   namespace:
     description:
@@ -151,7 +153,7 @@ options:
     default: 120
 notes:
   - The module leaves nothing behind (its probe pods are deleted, also when it fails or is interrupted), so it
-    always reports C(changed=false).
+    reports C(changed=false), unless it wrote a report file (O(report_path)).
   - A pod talking to itself is not predicted (CNIs differ) and is left out of the comparison.
   - A connection that reaches the server but gets an HTTP error status (for example 404) counts as V(allowed).
 seealso:
@@ -368,6 +370,22 @@ run_id:
   description: The value of the C(netpol.aks/probe-run) label on this run's probe pods.
   returned: always
   type: str
+reports:
+  description: The report files (O(report_path)), each with its format, path and whether it changed.
+  returned: when O(report_path) is set
+  type: list
+  elements: dict
+  contains:
+    format:
+      description: V(json), V(junit), V(markdown), V(html) or V(dot).
+      type: str
+    path:
+      description: The file's absolute path.
+      type: str
+    changed:
+      description: Whether the file's content changed (in check mode, whether it would).
+      type: bool
+  sample: [{format: junit, path: /tmp/label.junit.xml, changed: true}]
 would_create:
   description: In check mode, the probe pods that would be created.
   returned: in check mode, when a source needs a probe pod
@@ -383,6 +401,7 @@ from typing import Any
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
 from ansible_collections.netpol.aks.plugins.module_utils import _prober
+from ansible_collections.netpol.aks.plugins.module_utils import _report as report_files
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
 
 
@@ -419,6 +438,7 @@ def argument_spec() -> dict[str, Any]:
         stable_for={"type": "int", "default": 1},
         parallelism={"type": "int", "default": 10},
         pod_ready_timeout={"type": "int", "default": 120},
+        **copy.deepcopy(report_files.REPORT_ARG_SPEC),
     )
     spec["from"] = {"type": "raw"}
     spec["to"] = {"type": "raw"}
@@ -791,7 +811,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        result = run(module)
+        result = report_files.run_with_reports(module, "probe_connectivity", run)
     except _kube.KubeError as err:
         module.fail_from_error(err)
     except _Interrupted as exc:
