@@ -60,6 +60,10 @@ def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, 
     ]
     assert "TASK [netpol.aks.policies : Allow policy (allow.yaml) - remove]" in full.stdout  # the deny step
     assert "match the expectation" in full.stdout
+    # The run ends saying where the label step's HTML report is, next to the lab's directory.
+    report = Path(lab["NETPOL_LAB_DIR"]).parent / "netpol-reports" / "label.html"
+    assert f"HTML report of the label step: {report}" in summary
+    assert report.read_text().startswith("<!DOCTYPE html>")
     # The kube steps used the kubeconfig step 4 fetched from (simulated) AKS, kept under the lab's directory.
     kubeconfig = Path(lab["NETPOL_LAB_DIR"]) / "aks-kubeconfig"
     assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
