@@ -181,6 +181,7 @@ class Cell:
     explanation: str
     output: str
     target_label: str
+    pairs: int = 1  # the pod pairs this cell stands for (a class pair: members x members)
 
     @property
     def key(self) -> str:
@@ -282,6 +283,8 @@ def _matrix_cells(result: Mapping[str, Any]) -> list[Cell]:
                             continue  # a pod and itself (a class and itself stands for two of its pods)
                         source, target = endpoint(src), endpoint(dst)
                         reason = reasons.get((source.id, target.id, key)) or reasons.get((src_unit, dst_unit, key))
+                        size_src, size_dst = len(source.members) or 1, len(target.members) or 1
+                        pairs = size_src * (size_dst - 1) if source is target else size_src * size_dst
                         cells.append(
                             Cell(
                                 source=source,
@@ -295,6 +298,7 @@ def _matrix_cells(result: Mapping[str, Any]) -> list[Cell]:
                                 "the rule that decided with explain: all, or with this pair in explain_pairs)",
                                 output="",
                                 target_label=target.id,
+                                pairs=pairs,
                             )
                         )
     return cells
@@ -420,13 +424,14 @@ def _model(module: str, result: Mapping[str, Any], cells: list[Cell], expected_f
     counts: dict[str, int] = {}
     for cell in cells:
         state = cell.verdict or "unknown"
-        counts[state] = counts.get(state, 0) + 1
+        counts[state] = counts.get(state, 0) + cell.pairs
     summary = {
         "cells": len(cells),
+        "pairs": sum(c.pairs for c in cells),
         **{state: counts.get(state, 0) for state in STATES},
         "not_run": counts.get("not_run", 0),
-        "expected": sum(1 for c in cells if c.expected is not None),
-        "differences": sum(1 for c in cells if c.differs),
+        "expected": sum(c.pairs for c in cells if c.expected is not None),
+        "differences": sum(c.pairs for c in cells if c.differs),
     }
     classes = _class_list(groups, endpoints)
     edges = _edges(cells, groups)
@@ -466,6 +471,7 @@ def _model(module: str, result: Mapping[str, Any], cells: list[Cell], expected_f
                 "match": (c.observed == c.expected) if c.ran and c.expected is not None else None,
                 "explanation": c.explanation,
                 "output": c.output,
+                "pairs": c.pairs,
             }
             for c in cells
         ],
@@ -622,10 +628,11 @@ def _cell_text(report: Mapping[str, Any], view: str, state: str, members: list[i
     cells = report["cells"]
     first = cells[members[0]]
     lines = []
-    if len(members) == 1:
+    pairs = sum(cells[i]["pairs"] for i in members)
+    if pairs == 1:
         lines.append(first["name"])
     else:
-        lines.append(f"{len(members)} pairs, e.g. {first['name']}")
+        lines.append(f"{pairs} pod pairs, e.g. {first['name']}")
     if view == "observed":
         lines.append(f"observed: {state}" + (f" (expected {first['expected']})" if first["expected"] else ""))
     elif view == "expected":
@@ -709,9 +716,9 @@ def render_markdown(report: Mapping[str, Any]) -> bytes:
     if report["verdict_msg"]:
         lines += [f"**{report['verdict']}**: {_md(report['verdict_msg'])}", ""]
     lines += [
-        "| cells | allowed | blocked | refused | dns_error | probe_error | not run | expected | differences |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {s['cells']} | {s['allowed']} | {s['blocked']} | {s['refused']} | {s['dns_error']} | "
+        "| cells | pairs | allowed | blocked | refused | dns_error | probe_error | not run | expected | differences |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {s['cells']} | {s['pairs']} | {s['allowed']} | {s['blocked']} | {s['refused']} | {s['dns_error']} | "
         f"{s['probe_error']} | {s['not_run']} | {s['expected']} | {s['differences']} |",
         "",
         "Marks: `.` allowed, `X` blocked, `R` refused, `D` dns_error, `E` probe_error, `?` not run or unknown, "
@@ -939,6 +946,17 @@ def _svg(report: Mapping[str, Any], node_texts: list[str], edge_texts: list[str]
     )
 
 
+def _class_titles(report: Mapping[str, Any]) -> dict[str, str]:
+    """Class name -> what hovering its node or header says: its labels and pods."""
+    pods_of = {e["id"]: e.get("members") or [e["id"]] for e in report["endpoints"]}
+    titles = {}
+    for cls in report["classes"]:
+        members = [pod for member in cls["members"] for pod in pods_of[member]]
+        head = cls["name"] if cls["label"] in cls["name"] else f"{cls['name']} [{cls['label']}]"
+        titles[cls["name"]] = head if len(members) == 1 else f"{head}: {len(members)} members\n" + "\n".join(members)
+    return titles
+
+
 def render_html(report: Mapping[str, Any]) -> bytes:
     esc = html.escape
     s = report["summary"]
@@ -949,7 +967,7 @@ def render_html(report: Mapping[str, Any]) -> bytes:
             f'<p class="verdict" id="verdict"><b>{esc(str(report["verdict"]))}</b>: {esc(report["verdict_msg"])}</p>'
         )
     body.append('<table class="summary" id="summary"><tr>')
-    keys = ["cells", *STATES, "not_run", "expected", "differences"]
+    keys = ["cells", "pairs", *STATES, "not_run", "expected", "differences"]
     body.append("".join(f"<th>{k}</th>" for k in keys) + "</tr><tr>")
     body.append("".join(f'<td data-key="{k}">{s[k]}</td>' for k in keys) + "</tr></table>")
     legend = "".join(
@@ -960,6 +978,7 @@ def render_html(report: Mapping[str, Any]) -> bytes:
     body.append(
         "<p>Hover over, focus or click a cell, node or edge for its explanation; click pins it, Escape closes it.</p>"
     )
+    titles = _class_titles(report)
     for matrix in _matrices(report):
         rows = matrix.rows[:MATRIX_LIMIT]
         body.append(
@@ -967,11 +986,11 @@ def render_html(report: Mapping[str, Any]) -> bytes:
         )
         body.append(
             "<thead><tr><th></th>"
-            + "".join(f'<th title="{esc(h)}:{esc(k)}">{esc(h)}:{esc(k)}</th>' for _t, k, h in matrix.columns)
+            + "".join(f'<th title="{esc(titles.get(t, h))}">{esc(h)}:{esc(k)}</th>' for t, k, h in matrix.columns)
             + "</tr></thead><tbody>"
         )
         for row in rows:
-            body.append(f"<tr><th>{esc(row)}</th>")
+            body.append(f'<tr><th title="{esc(titles.get(row, row))}">{esc(row)}</th>')
             for j in range(len(matrix.columns)):
                 entry = matrix.cells.get((row, j))
                 if entry is None:
@@ -981,18 +1000,15 @@ def render_html(report: Mapping[str, Any]) -> bytes:
                 texts.append(_cell_text(report, matrix.view, state, members))
                 body.append(
                     f'<td class="s-{state}" data-cell="{len(texts) - 1}" data-state="{state}" '
-                    f'data-pairs="{len(members)}" tabindex="0" style="background:{COLOURS.get(state, "#bdbdbd")}">'
+                    f'data-pairs="{sum(report["cells"][i]["pairs"] for i in members)}" tabindex="0" '
+                    f'style="background:{COLOURS.get(state, "#bdbdbd")}">'
                     f"{MARKS.get(state, '?')}</td>"
                 )
             body.append("</tr>")
         body.append("</tbody></table>")
         if len(matrix.rows) > len(rows):
             body.append(f"<p>{len(matrix.rows) - len(rows)} more rows are in the JSON report.</p>")
-    node_texts = []
-    for cls in report["classes"]:
-        members = cls["members"]
-        text = cls["name"] if len(members) == 1 else f"{cls['name']}: {len(members)} members\n" + "\n".join(members)
-        node_texts.append(text)
+    node_texts = list(titles.values())
     edge_texts = []
     for edge in report["edges"]:
         what = {

@@ -12,12 +12,17 @@ from typing import Any
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
+from ansible_collections.netpol.aks.plugins.module_utils import netpol
 from ansible_collections.netpol.aks.plugins.modules import reachability_info
 
 NAMESPACE = "netpol-demo"
 
 
-def reachability(**kwargs: Any) -> dict[str, Any]:
+def reachability(list_pairs: bool = True, **kwargs: Any) -> dict[str, Any]:
+    """reachability_info's describe(); with list_pairs, every pair listed with its reason where the module
+    lists pairs only on request (its option pairs)."""
+    if list_pairs and "pairs" in reachability_info.ARGUMENT_SPEC:
+        kwargs.setdefault("pairs", "all")
     result = ArgumentSpecValidator(reachability_info.ARGUMENT_SPEC).validate(kwargs)
     assert not result.error_messages, result.error_messages
     return reachability_info.describe(result.validated_parameters)
@@ -57,7 +62,7 @@ def walkthrough_result(labelled: bool = True) -> dict[str, Any]:
     )
 
 
-def xyz_result() -> dict[str, Any]:
+def xyz_inputs() -> dict[str, Any]:
     """Nine pods in x, y, z, two ports; x only accepts its own namespace."""
     pods = [
         {
@@ -74,7 +79,27 @@ def xyz_result() -> dict[str, Any]:
         "metadata": {"name": "deny", "namespace": "x"},
         "spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]},
     }
-    return reachability(namespaces=[{"name": n} for n in "xyz"], pods=pods, policies=[deny])
+    return {"namespaces": [{"name": n} for n in "xyz"], "pods": pods, "policies": [deny]}
+
+
+def xyz_result() -> dict[str, Any]:
+    return reachability(**xyz_inputs())
+
+
+def pod_verdicts(inputs: dict[str, Any]) -> dict[tuple[str, str, str], netpol.Decision]:
+    """The engine's decision for every ordered pair of distinct pods on each target's own ports: the oracle the
+    reports are checked against, whatever the module's result lists."""
+    cluster = netpol.Cluster(**inputs)
+    out = {}
+    for target in inputs["pods"]:
+        dst = f"{target['namespace']}/{target['name']}"
+        for port in target.get("ports") or []:
+            protocol = port.get("protocol", "TCP")
+            for source in inputs["pods"]:
+                src = f"{source['namespace']}/{source['name']}"
+                if src != dst:
+                    out[(src, dst, f"{port['port']}/{protocol}")] = cluster.evaluate(src, dst, port["port"], protocol)
+    return out
 
 
 LARGE_NAMESPACES = ("shop", "pay", "ops", "web")
@@ -94,7 +119,7 @@ def large_pods(pods: int) -> list[dict[str, Any]]:
     ]
 
 
-def large_result(pods: int = 500) -> dict[str, Any]:
+def large_inputs(pods: int = 500) -> dict[str, Any]:
     """Many pods, few classes: each namespace denies by default and lets app=front in from everywhere and
     app=api in from app=front pods of any namespace; pay's db accepts only pay's api."""
     policies = []
@@ -126,7 +151,28 @@ def large_result(pods: int = 500) -> dict[str, Any]:
             },
         }
     )
-    return reachability(namespaces=[{"name": n} for n in LARGE_NAMESPACES], pods=large_pods(pods), policies=policies)
+    return {"namespaces": [{"name": n} for n in LARGE_NAMESPACES], "pods": large_pods(pods), "policies": policies}
+
+
+def large_result(pods: int = 500) -> dict[str, Any]:
+    """What reachability_info returns by default (every pair where it lists them all, else the class matrix)."""
+    return reachability(list_pairs=False, **large_inputs(pods))
+
+
+def class_verdicts(inputs: dict[str, Any], port: int = 8080) -> dict[tuple[str, str], bool]:
+    """The engine's verdict for every pair of distinct pods, from its class matrix: {(pod, pod): allowed}."""
+    cluster = netpol.Cluster(**inputs)
+    classes = cluster.classes()
+    matrix = cluster.evaluate_classes(port, "TCP")
+    out = {}
+    for a in classes:
+        for b in classes:
+            allowed = matrix.allowed(a.index, b.index)
+            for src in a.pods:
+                for dst in b.pods:
+                    if src != dst:
+                        out[(src, dst)] = allowed
+    return out
 
 
 def engine_classes(pods: int = 500) -> dict[str, tuple]:

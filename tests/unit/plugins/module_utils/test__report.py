@@ -147,21 +147,21 @@ def test_a_write_that_fails_leaves_no_temporary_file(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_json_round_trips_and_keeps_every_result():
-    result = report_data.xyz_result()
-    report = _report.build_report("reachability_info", result)
+def test_json_round_trips_with_every_pair_as_the_engine_decides():
+    inputs = report_data.xyz_inputs()
+    report = _report.build_report("reachability_info", report_data.reachability(**inputs))
     data = _report.render_json(report)
     assert json.loads(data) == report
     assert report["schema"] == "netpol.aks/report/v1"
-    assert len(report["cells"]) == len(result["results"]) == 144
-    by_pair = {(c["source"], c["target"], c["port"]): c for c in report["cells"]}
-    for item in result["results"]:
-        cell = by_pair[(item["from"], item["to"], item["port"])]
-        assert cell["expected"] == ("allowed" if item["allowed"] else "blocked")
-        assert cell["explanation"] == item["reason"]
-        assert cell["observed"] is None
-    assert report["summary"]["allowed"] == result["summary"]["allowed"]
-    assert report["summary"]["blocked"] == result["summary"]["blocked"]
+    oracle = report_data.pod_verdicts(inputs)
+    cells = {(c["source"], c["target"], f"{c['port']}/{c['protocol']}"): c for c in report["cells"]}
+    assert len(cells) == len(report["cells"]) == len(oracle) == 9 * 8 * 2
+    for key, decision in oracle.items():
+        assert cells[key]["expected"] == ("allowed" if decision.allowed else "blocked"), key
+        assert cells[key]["explanation"] == decision.reason
+        assert cells[key]["observed"] is None
+    assert report["summary"]["allowed"] == sum(d.allowed for d in oracle.values()) == 108
+    assert report["summary"]["pairs"] == 144
     # No time stamp: the same result renders the same bytes.
     assert _report.render_json(_report.build_report("reachability_info", report_data.xyz_result())) == data
 
@@ -225,12 +225,18 @@ def test_dot_parses_with_pydot_with_one_edge_per_allowed_pair_and_the_missing_on
     assert [s.get_label().strip('"') for s in graph.get_subgraphs()] == ["netpol-demo"]
 
 
+def report_classes(report):
+    """Pod -> the class the report draws it in."""
+    return {m: e["class"] for e in report["endpoints"] for m in (e.get("members") or [e["id"]])}
+
+
 def test_a_large_cluster_draws_classes_not_pods():
-    result = report_data.large_result(pods=500)
-    report = _report.build_report("reachability_info", result)
-    assert len(report["cells"]) == len(result["results"]) == 500 * 499
+    inputs = report_data.large_inputs(500)
+    report = _report.build_report("reachability_info", report_data.large_result(500))
+    assert report["summary"]["pairs"] == 500 * 499
     assert len(report["classes"]) < _report.DETAIL_LIMIT
-    group = {e["id"]: e["class"] for e in report["endpoints"]}
+    group = report_classes(report)
+    assert len(group) == 500
     # Pods the engine cannot tell apart (same namespace and labels) are never split ...
     engine: dict[tuple, set[str]] = {}
     for pod, key in report_data.engine_classes(500).items():
@@ -238,13 +244,14 @@ def test_a_large_cluster_draws_classes_not_pods():
     assert all(len(classes) == 1 for classes in engine.values())
     # ... and every pair between two classes has the same verdict, so a class edge means what a pod edge would.
     verdicts: dict[tuple[str, str], set[bool]] = {}
-    for r in result["results"]:
-        verdicts.setdefault((group[r["from"]], group[r["to"]]), set()).add(r["allowed"])
+    for (src, dst), allowed in report_data.class_verdicts(inputs).items():
+        verdicts.setdefault((group[src], group[dst]), set()).add(allowed)
     assert all(len(v) == 1 for v in verdicts.values())
-    # One edge per class pair with an allowed cell, computed here from the results.
+    # One edge per class pair with an allowed pod pair, from the engine.
     allowed = {pair for pair, v in verdicts.items() if v == {True}}
     assert 0 < len(allowed) < len(verdicts)
     assert {(e["from"], e["to"]) for e in report["edges"]} == allowed
+    assert report["summary"]["allowed"] == sum(report_data.class_verdicts(inputs).values())
     page = _report.render_html(report)
     assert len(page) < 1_000_000
     (graph,) = pydot.graph_from_dot_data(_report.render_dot(report).decode())
@@ -344,6 +351,7 @@ def test_probe_cells_keep_the_probe_modules_result_shape():
         "match": False,
         "explanation": "",
         "output": "nc: timeout",
+        "pairs": 1,
     }
     assert report["edges"] == [{"from": "ns/a", "to": "ns/b", "state": "missing", "ports": ["8080/tcp"]}]
 
