@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_VARS = ROOT / "playbooks" / "vars" / "demo.yml"
 ROLES = sorted(path.name for path in (ROOT / "roles").iterdir() if (path / "defaults" / "main.yml").is_file())
 
-# A role default repeated in demo.yml because a playbook uses it where the role's defaults are not visible
-# (no import_role of that role in the play), with the playbook that does.
-NEEDED_OUTSIDE_THE_ROLE = {"vnet_resource_group": ("vnet", "playbooks/teardown.yml")}
+# A role default repeated in demo.yml because a play uses it where the role's defaults are not visible (no
+# import_role of that role in the play): the role, the play, and the tasks file that uses it.
+NEEDED_OUTSIDE_THE_ROLE = {"vnet_resource_group": ("vnet", "playbooks/teardown.yml", "playbooks/steps/teardown.yml")}
 
 
 def _defaults() -> dict[str, tuple[str, object]]:
@@ -43,10 +43,11 @@ def test_demo_vars_set_only_what_differs_from_the_role_defaults():
 def test_each_repeated_default_is_used_where_its_role_is_not_imported():
     demo = yaml.safe_load(DEMO_VARS.read_text())
     defaults = _defaults()
-    for name, (role, playbook) in NEEDED_OUTSIDE_THE_ROLE.items():
+    for name, (role, play, tasks) in NEEDED_OUTSIDE_THE_ROLE.items():
         assert defaults[name] == (role, demo[name]), f"{name} no longer repeats a default: remove the exception"
-        text = (ROOT / playbook).read_text()
-        assert re.search(r"\{\{\s*" + name + r"\s*\}\}", text), f"{playbook} does not use {name}"
-        assert not re.search(r"import_role:\s*\n\s*name:\s*netpol\.aks\." + role + r"\b", text), (
-            f"{playbook} imports the {role} role, whose defaults are then visible: drop {name} from demo.yml"
+        assert re.search(r"\{\{\s*" + name + r"\s*\}\}", (ROOT / tasks).read_text()), f"{tasks} does not use {name}"
+        play_text = (ROOT / play).read_text()
+        assert tasks.removeprefix("playbooks/") in play_text, f"{play} does not import {tasks}"
+        assert not re.search(r"import_role:\s*\n\s*name:\s*netpol\.aks\." + role + r"\b", play_text), (
+            f"{play} imports the {role} role, whose defaults are then visible: drop {name} from demo.yml"
         )
