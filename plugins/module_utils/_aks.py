@@ -25,7 +25,8 @@ from ansible_collections.netpol.aks.plugins.module_utils._arm import same_locati
 DOCKER_BRIDGE_WARNING = (
     "docker_bridge_cidr ({value}) is accepted for the walkthrough's sake but NOT sent: the dockerBridgeCidr field "
     "left the AKS API in api-version 2023-04-01 (nodes use containerd, there is no docker bridge). "
-    "Remove docker_bridge_cidr to silence this warning."
+    "Remove docker_bridge_cidr to silence this warning (with the aks role or the demo playbook, the variable "
+    'aks_docker_bridge_cidr: set it to "").'
 )
 
 # Network-profile fields AKS does not let you change on an existing cluster (option name -> REST name).

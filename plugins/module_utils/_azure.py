@@ -385,8 +385,11 @@ def wait_until(
             delay = min(delay, max_interval)
 
 
-# A resource provider namespace: dot-separated segments such as Microsoft.ContainerService.
+# A resource provider namespace: dot-separated segments such as Microsoft.ContainerService. The modules
+# and (through the test plugin netpol.aks.registration_name) the roles' preflights check with these two.
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)+$")
+# A preview feature's name within its namespace, such as EnableNetworkPolicy.
+FEATURE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def validate_namespace(namespace: str, option: str = "namespace") -> str:

@@ -79,6 +79,13 @@ class KubeError(Exception):
 # ---------------------------------------------------------------------------------------------
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The same reasons as kubernetes.core's modules word them in a failed task's msg: the API server's Status
+# code, or a connection that could not be made or was dropped. The roles' and playbooks' kubernetes.core
+# tasks repeat a failure that matches (through the test plugin netpol.aks.kube_transient_failure).
+TRANSIENT_MESSAGE = re.compile(
+    r'"code": ?(' + "|".join(str(status) for status in sorted(RETRY_STATUSES)) + r")\b"
+    r"|Max retries exceeded|Connection (refused|reset|aborted)|RemoteDisconnected"
+)
 RETRY_TRIES = 6
 RETRY_DELAY = 0.5
 RETRY_MAX_DELAY = 8.0

@@ -171,11 +171,11 @@ feature:
       sample: Registered
 """
 
-import re
 import traceback
 from typing import Any
 
 from ansible_collections.netpol.aks.plugins.module_utils._arm import Registration
+from ansible_collections.netpol.aks.plugins.module_utils._azure import FEATURE_PATTERN
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModule
 from ansible_collections.netpol.aks.plugins.module_utils._azure import AzureModuleError
 from ansible_collections.netpol.aks.plugins.module_utils._azure import azure_call
@@ -195,7 +195,6 @@ except ImportError:
 else:
     RESOURCE_IMPORT_ERROR = None
 
-FEATURE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 EXAMPLE = "Microsoft.ContainerService/EnableNetworkPolicy"
 # What each desired state counts as reached.
 REGISTERED_STATES = ("Registered",)

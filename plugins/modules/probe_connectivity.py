@@ -790,7 +790,8 @@ def _failure_message(cells: list[_probe.Cell], message: str) -> str:
     if len(cells) == 1:
         cell = cells[0]
         output = (cell.outcome.output if cell.outcome else "").strip()
-        detail = f": {output}" if output else ""
+        # What a probe that got through printed is the server's answer (a whole web page), not a diagnosis.
+        detail = f": {output}" if output and cell.result != "allowed" else ""
         if cell.result == "probe_error":
             return f"Probe could not run ({_line(cell)}){detail}. A probe error is never counted as blocked."
         hint = ""

@@ -61,6 +61,13 @@ def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, 
         ("label", "allowed", "allowed"),
     ]
     assert "TASK [netpol.aks.policies : Allow policy (allow.yaml) - remove]" in full.stdout  # the deny step
+    # No teardown without --tags teardown, not even an empty play; no page the probes fetched.
+    assert re.findall(r"^PLAY \[.*\]", full.stdout, re.MULTILINE) == ["PLAY [Network Policies on AKS, step by step]"]
+    assert "Tear the walkthrough down" not in full.stdout
+    assert "nginx!" not in full.output
+    # The docker bridge warning names the variable the demo's user sets.
+    (bridge,) = [line for line in full.output.splitlines() if "dockerBridgeCidr" in line]
+    assert "aks_docker_bridge_cidr" in bridge
     assert "match the expectation" in full.stdout
     # The run ends saying where the label step's HTML report is, next to the lab's directory.
     report = Path(lab["NETPOL_LAB_DIR"]).parent / "netpol-reports" / "label.html"
@@ -95,6 +102,12 @@ def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, 
     teardown = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="teardown")
     assert teardown.rc == 0, teardown.output
     assert cluster.policy_names(kube_double) == []
+    # The roles' tasks ran under --tags teardown: the workload role deleted the namespace.
+    assert [
+        r
+        for r in kube_double.requests()
+        if (r["method"], r["path"]) == ("DELETE", f"/api/v1/namespaces/{cluster.NAMESPACE}")
+    ]
     assert azure_double.arm_requests("DELETE")
 
 

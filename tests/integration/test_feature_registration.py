@@ -307,10 +307,25 @@ def test_role_step_defaults_use_the_environment(ansible_playbook, azure_double, 
     ]
 
 
-def test_role_preflight_rejects_malformed_features(ansible_playbook, azure_double, tmp_path):
-    run = ansible_playbook(step_playbook(tmp_path, "aks_features: [EnableNetworkPolicy]\n"), env=azure_double.env)
+@pytest.mark.parametrize(
+    ("variables", "task", "message"),
+    [
+        (
+            "aks_features: [Microsoft.ContainerService/EnableNetworkPolicy, EnableNetworkPolicy]\n",
+            "Check that the preview features are written as Namespace/Feature",
+            "aks_features: ['EnableNetworkPolicy'] must be written as Namespace/Feature",
+        ),
+        (
+            "aks_providers: [Microsoft.Network, Microsoft.Container Service]\n",
+            "Check that the resource providers are namespaces",
+            "aks_providers: ['Microsoft.Container Service'] must be resource provider namespaces",
+        ),
+    ],
+)
+def test_role_preflight_rejects_malformed_names(ansible_playbook, azure_double, tmp_path, variables, task, message):
+    run = ansible_playbook(step_playbook(tmp_path, variables), env=azure_double.env)
     assert run.rc != 0
-    result = run.result("netpol.aks.aks : Check that the preview features are written as Namespace/Feature")
+    result = run.result(f"netpol.aks.aks : {task}")
     assert result["failed"]
-    assert "must be written as Namespace/Feature" in result["msg"]
+    assert message in result["msg"]
     assert azure_double.requests() == []

@@ -89,10 +89,16 @@ def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_do
     assert "Calico" in message
     probe = run.result(PROBES["deny"])
     assert probe["result"] == "allowed"
-    assert probe["failed"] is True
+    assert probe["verdict"] == "not_enforcing"
     # the one-line summary is printed before the explanation
-    shown = run.result("Show the failed probe - Deny")
+    shown = run.result("Show the probe - Deny")
     assert "expected blocked, observed allowed" in shown["msg"]
+    # What a person reads: the summary and the explanation, not the page wget fetched through the policy.
+    human = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST, json_output=False)
+    assert human.rc != 0
+    assert "does not enforce NetworkPolicy" in human.stdout
+    assert "expected blocked, observed allowed" in human.stdout
+    assert "nginx" not in human.output
 
 
 def test_policies_role_refuses_an_invalid_policy_before_applying_anything(kube_double, ansible_playbook, tmp_path):

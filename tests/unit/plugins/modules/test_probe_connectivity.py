@@ -171,6 +171,32 @@ def test_report_single_probe_mismatch_fails_saying_what_was_observed():
     assert failure.value.result["result"] == "allowed"
 
 
+def test_a_failure_message_does_not_carry_the_page_a_probe_fetched():
+    plan = module.build_plan(params(namespace="ns", expect="blocked", **{"from": {"pod": "c"}, "to": "api"}))
+    page = "<!DOCTYPE html>\n<title>Welcome to nginx!</title>"
+    plan["cells"][0].expected = "blocked"
+    plan["cells"][0].record(0.0, ProbeOutcome("allowed", 0, page), 0.1)
+    with pytest.raises(module.ProbeFailure) as failure:
+        module._report(
+            FakeModule(), plan, {"changed": False, "run_id": "r", "probe_pods": []}, plan["cells"], None, 1, [], 1.0
+        )
+    assert "Expected blocked, observed allowed" in failure.value.message
+    assert "nginx" not in failure.value.message
+    assert failure.value.result["output"] == page  # still returned, as the tool printed it
+
+
+def test_a_failure_message_carries_what_a_failed_probe_printed():
+    plan = module.build_plan(params(namespace="ns", expect="allowed", **{"from": {"pod": "c"}, "to": "api"}))
+    plan["cells"][0].expected = "allowed"
+    plan["cells"][0].record(0.0, ProbeOutcome("blocked", 1, "wget: download timed out"), 2.0)
+    with pytest.raises(module.ProbeFailure) as failure:
+        module._report(
+            FakeModule(), plan, {"changed": False, "run_id": "r", "probe_pods": []}, plan["cells"], None, 1, [], 1.0
+        )
+    assert failure.value.message.startswith("Expected allowed, observed blocked")
+    assert ": wget: download timed out." in failure.value.message
+
+
 def test_report_probe_error_always_fails_even_without_expectation():
     plan = module.build_plan(params(namespace="ns", **{"from": {"pod": "c"}, "to": "api"}))
     with pytest.raises(module.ProbeFailure) as failure:
