@@ -1409,6 +1409,18 @@ class Cluster:
                     numbers.add(number)
         return numbers
 
+    def rule_named_port_numbers(
+        self, policy: str, direction: str, rule: int, name: str, protocol: str = "TCP"
+    ) -> set[int]:
+        """Public form of named_port_numbers: ``policy`` is "namespace/name", ``direction`` ingress or egress."""
+        protocol = normalize_protocol(protocol)
+        for compiled in self.policies:
+            if compiled.ident == policy:
+                rules = compiled.ingress if direction == "ingress" else compiled.egress
+                if 0 <= rule < len(rules):
+                    return self.named_port_numbers(compiled, rules[rule], name, protocol)
+        raise InputError(f"policy {policy!r} has no {direction} rule {rule}")
+
     def _ambiguous(self, policy: _Policy, rule: _Rule, entry: _PortEntry, direction: str) -> bool:
         """Cilium skips an egress rule whose named port is ambiguous (DIALECT_SOURCES["named_port_egress"])."""
         if self.dialect.ambiguous_named_egress or direction != "egress" or not isinstance(entry.port, str):
@@ -1507,28 +1519,25 @@ class Cluster:
                 notes.append(f"{name}: {pod.ident} uses the host network and is not policed")
         if not self.dialect.ipblock_matches_cluster and not (egress.allowed and ingress.allowed):
             for explanation, other in ((egress, target), (ingress, source)):
-                if (
-                    isinstance(other, Pod | Node)
-                    and explanation.isolated
-                    and not explanation.allowed
-                    and self._any_ipblock_contains(explanation.selecting, other.ip, explanation.direction)
-                ):
+                covering = self._ipblocks_containing(explanation.selecting, other, explanation.direction)
+                if isinstance(other, Pod | Node) and explanation.isolated and not explanation.allowed and covering:
                     notes.append(
-                        f"{name}: an ipBlock of {', '.join(explanation.selecting)} covers {other.ident} "
-                        f"({other.ip}) but never matches a pod or node address"
+                        f"{name}: an ipBlock of {', '.join(covering)} covers {other.ident} ({other.ip}) but never "
+                        "matches a pod or node address"
                     )
         return notes
 
-    def _any_ipblock_contains(self, policy_idents: Iterable[str], ip: Any, direction: str) -> bool:
+    def _ipblocks_containing(self, policy_idents: Iterable[str], other: Any, direction: str) -> list[str]:
+        """The policies among ``policy_idents`` with an ipBlock peer (of ``direction``) containing ``other``'s IP."""
         wanted = set(policy_idents)
+        found = []
         for policy in self.policies:
             if policy.ident not in wanted:
                 continue
-            for rule in policy.ingress if direction == "ingress" else policy.egress:
-                for peer in rule.peers or ():
-                    if peer.ip_block is not None and peer.ip_block.contains(ip):
-                        return True
-        return False
+            rules = policy.ingress if direction == "ingress" else policy.egress
+            if any(p.ip_block is not None and p.ip_block.contains(other.ip) for r in rules for p in r.peers or ()):
+                found.append(policy.ident)
+        return found
 
     def external_service_decisions(
         self, service: Mapping, port: int, protocol: str = "TCP", client_ip: str = "203.0.113.10"

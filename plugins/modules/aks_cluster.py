@@ -27,7 +27,7 @@ description:
     node pool at once for it, and the task warns. Other changes (V(azure) to V(calico), anything from V(cilium))
     are refused before any request, saying what to do; so is Cilium on a kubenet or node-subnet cluster (move it
     to Azure CNI overlay first, a separate step), with Windows node pools, or with node auto-provisioning on.
-    Run C(netpol.aks.migration_check) first to see which connections the new engine treats differently.
+    Run M(netpol.aks.migration_check) first to see which connections the new engine treats differently.
   - A cluster whose last operation failed (provisioning state V(Failed) or V(Canceled)) is not left as it is - the
     task sends the cluster again (AKS retries a failed cluster on a new PUT) and reports a change, or fails
     with the ARM error. A task that fails after its request was accepted reports C(changed=true).
