@@ -279,8 +279,9 @@ def service_pairs(
                     "error",
                     f"external clients reach {_listed(lost)} today because the old engine does not apply ingress "
                     "policy to externalTrafficPolicy Cluster traffic; Cilium does, and the policies do not admit them",
-                    "add an ingress rule admitting the external clients (ipBlock of their addresses) for the "
-                    "backend pods before migrating",
+                    "before migrating, set externalTrafficPolicy: Local (the client address is kept) and admit the "
+                    "clients' addresses with an ipBlock, or admit the backend port with an ingress rule without "
+                    "from (what another node forwards arrives from that node, which no ipBlock matches)",
                 )
             )
     return changed, findings

@@ -825,9 +825,11 @@ DIALECT_SOURCES = {
     ),
     "external_cluster": (
         "azure: traffic through a LoadBalancer or NodePort Service with externalTrafficPolicy Cluster is not "
-        "subject to ingress policy; cilium: it is, with the client's address (migrate-from-npm-to-cilium-network-"
-        "policy, 'Ingress policy behavior for LoadBalancer and NodePort Services'); calico and upstream: it is, "
-        "from the node's address after kube-proxy's SNAT (modelled here as the client's, see the reason)"
+        "subject to ingress policy; cilium: it is, and what a node forwards to a backend on another node arrives "
+        "from that node (SNAT), which no ipBlock or selector matches: only a rule without peers admits it "
+        "(migrate-from-npm-to-cilium-network-policy, 'Ingress policy behavior for LoadBalancer and NodePort "
+        "Services'; Cilium docs, kube-proxy replacement SNAT mode); calico and upstream: it is, from the node's "
+        "address after kube-proxy's SNAT (modelled here with the client's address)"
     ),
     "end_port": (
         "cilium before 1.17: an endPort range is not enforced as a range (only its first port; 1.15-1.16 reject "
@@ -1564,6 +1566,17 @@ class Cluster:
         decisions = []
         for pod in backends:
             decision = self.evaluate(client, pod.ident, target_port, protocol)
+            if cluster_policy and not self.dialect.ipblock_matches_cluster and decision.allowed:
+                # forwarded from another node: the source is that node (DIALECT_SOURCES["external_cluster"])
+                forwarded = self.evaluate(Node("another-node", None), pod.ident, target_port, protocol)
+                if not forwarded.allowed:
+                    decision = _with_notes(
+                        forwarded,
+                        [
+                            f"{self.dialect.name}: traffic through {ident} (externalTrafficPolicy Cluster) that a "
+                            "node forwards arrives from that node, which only a rule without peers admits"
+                        ],
+                    )
             if cluster_policy and not self.dialect.external_cluster_policed and not decision.allowed:
                 ingress = Explanation("ingress", pod.ident, False, decision.ingress.selecting, True, ())
                 decision = _decision(

@@ -175,8 +175,8 @@ def test_endport_is_a_warning_without_the_cilium_version_and_nothing_from_1_17()
 
 
 def test_a_clean_cluster_is_safe_although_the_coarse_patterns_are_there():
-    """ipBlocks of outside addresses, ingress named ports and a LoadBalancer admitted by its clients' range:
-    Microsoft's validator flags each of them; none changes a connection."""
+    """ipBlocks of outside addresses and ingress named ports: Microsoft's validator flags each of them; none
+    changes a connection (the LoadBalancer keeps its clients' addresses with externalTrafficPolicy Local)."""
     policies = [
         pol(
             "api-from-client",
@@ -197,7 +197,8 @@ def test_a_clean_cluster_is_safe_although_the_coarse_patterns_are_there():
             },
         ),
     ]
-    result = check(pods=PODS, nodes=NODES, policies=policies, services=[LB], cilium_version="1.17")
+    local = {**LB, "spec": {**LB["spec"], "externalTrafficPolicy": "Local"}}
+    result = check(pods=PODS, nodes=NODES, policies=policies, services=[local], cilium_version="1.17")
     assert result["findings"] == []
     assert result["changed_pairs"] == []
     assert result["safe"] is True
@@ -211,3 +212,16 @@ def test_bad_input_names_the_field():
         check(pods=PODS, nodes=[{"name": "n1"}])
     with pytest.raises(_kube.KubeError, match=r"spec\.ingress"):
         check(pods=PODS, policies=[pol("bad", {"podSelector": {}, "ingress": "everyone"})])
+
+
+def test_a_load_balancer_admitted_by_its_clients_range_is_cut_off_under_cilium():
+    """With externalTrafficPolicy Cluster, what another node forwards arrives from that node under Cilium."""
+    policy = pol(
+        "front-from-clients",
+        {"podSelector": sel(app="front"), "ingress": [{"from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]}]},
+    )
+    result = check(pods=PODS, nodes=NODES, policies=[policy], services=[LB], cilium_version="1.17")
+    assert [(f["check"], f["object"]) for f in result["findings"]] == [("external_traffic_cluster", "default/front-lb")]
+    assert [(p["from"], p["before"], p["after"]) for p in result["changed_pairs"]] == [
+        ("external via default/front-lb:80/TCP", "allowed", "blocked")
+    ]
