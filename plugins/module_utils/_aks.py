@@ -29,7 +29,8 @@ DOCKER_BRIDGE_WARNING = (
     'aks_docker_bridge_cidr: set it to "").'
 )
 
-# Network-profile fields AKS does not let you change on an existing cluster (option name -> REST name).
+# Network-profile fields of the module (option name -> REST name). All but the engine fields
+# (ENGINE_FIELDS) are immutable on an existing cluster; the engine changes only as policy_transition says.
 IMMUTABLE_NETWORK_FIELDS = {
     "network_plugin": "networkPlugin",
     "network_plugin_mode": "networkPluginMode",
@@ -39,6 +40,27 @@ IMMUTABLE_NETWORK_FIELDS = {
     "service_cidr": "serviceCidr",
     "dns_service_ip": "dnsServiceIP",
 }
+
+ENGINE_FIELDS = ("network_policy", "network_dataplane")
+
+# In-place engine changes AKS performs (each reimages every node at once), from -> allowed targets:
+# none -> azure / calico (install), azure / calico -> cilium (with networkDataplane cilium), azure / calico -> none
+# (uninstall: policies stay but are no longer enforced), none -> cilium (Azure CNI powered by Cilium).
+# Sources: learn.microsoft.com azure/aks/use-network-policies ("Uninstall ...", "Install ... on an existing
+# cluster"), azure/aks/azure-cni-powered-by-cilium ("Update an existing cluster"), azure/aks/
+# migrate-from-npm-to-cilium-network-policy; azure-cli-extensions#6809 (an omitted networkPolicy keeps the value).
+ENGINE_TRANSITIONS = {
+    "none": ("azure", "calico", "cilium"),
+    "azure": ("cilium", "none"),
+    "calico": ("cilium", "none"),
+    "cilium": (),
+}
+
+ENGINE_CHANGE_WARNING = (
+    "network_policy {have} -> {want}: AKS reimages every node pool at once to change the network policy engine "
+    "(pods restart; with Cilium kube-proxy is removed and policies are enforced only after every node is reimaged)"
+    "{none}. Run netpol.aks.migration_check first to see which connections change."
+)
 
 # Node-pool fields that cannot change on an existing pool (option name -> REST name).
 IMMUTABLE_POOL_FIELDS = {
@@ -357,6 +379,97 @@ def system_pool(current: dict[str, Any], name: str | None) -> dict[str, Any] | N
     return pools[0] if pools else None
 
 
+def _lower(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+def engine_change(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+    """The network policy engine change the user asks for on a REST-shaped existing cluster.
+
+    Return ``(changes, errors)``: ``changes`` maps ``network_policy`` / ``network_dataplane`` to ``(have, want)``
+    for a change AKS makes in place (ENGINE_TRANSITIONS); ``errors`` names the field and what to do for one it
+    refuses (another pair of engines, a kubenet or node-subnet cluster to Cilium, Windows node pools or node
+    auto-provisioning with Cilium, a dataplane change without the matching policy).
+    """
+    props = current.get("properties") or {}
+    network = props.get("networkProfile") or {}
+    have_policy = _lower(network.get("networkPolicy")) or "none"
+    have_plane = _lower(network.get("networkDataplane")) or "azure"
+    want_policy = _lower(params.get("network_policy")) or have_policy
+    want_plane = _lower(params.get("network_dataplane")) or have_plane
+    if want_policy == "cilium" and params.get("network_dataplane") is None:
+        want_plane = "cilium"  # AKS needs both; preflight asks for both on create
+    if (want_policy, want_plane) == (have_policy, have_plane):
+        return {}, []
+    errors: list[str] = []
+    if want_plane != have_plane and (want_plane, want_policy) != ("cilium", "cilium"):
+        errors.append(
+            f"network_dataplane: is {have_plane!r} on the existing cluster and cannot change to {want_plane!r} in place "
+            "(AKS changes the dataplane only from azure to cilium, together with network_policy: cilium); keep "
+            f"network_dataplane: {have_plane} or re-create the cluster"
+        )
+        return {}, errors
+    if want_policy != have_policy and want_policy not in ENGINE_TRANSITIONS.get(have_policy, ()):
+        if have_policy == "cilium":
+            fix = "Cilium cannot be replaced or removed in place; keep network_policy: cilium or re-create the cluster"
+        elif want_policy in ("azure", "calico"):
+            fix = (
+                f"go through none: set network_policy: none (policies are then not enforced), apply, then "
+                f"network_policy: {want_policy}; or move to cilium directly"
+            )
+        else:
+            fix = "keep the current value"
+        errors.append(
+            f"network_policy: is {have_policy!r} on the existing cluster and cannot change to {want_policy!r} in place "
+            f"(AKS changes the engine only none -> azure/calico/cilium, azure/calico -> cilium or none); {fix}"
+        )
+        return {}, errors
+    plugin = _lower(network.get("networkPlugin"))
+    pools = props.get("agentPoolProfiles") or []
+    if want_policy == "azure" and plugin != "azure":
+        errors.append(
+            f"network_policy: azure (Azure Network Policy Manager) needs network plugin azure; the cluster uses "
+            f"{plugin!r}; use network_policy: calico, or move the cluster to Azure CNI overlay first"
+        )
+    if want_plane == "cilium" and have_plane != "cilium":
+        if plugin == "kubenet":
+            errors.append(
+                "network_policy: cilium cannot be enabled on a kubenet cluster; move it to Azure CNI overlay first, "
+                "a separate step that needs network_policy: none first (policies are not enforced meanwhile): set "
+                "network_policy: none, then run az aks update --network-plugin azure --network-plugin-mode overlay "
+                "(this module does not change the plugin), then set network_policy and network_dataplane: cilium"
+            )
+        elif plugin != "azure":
+            errors.append(
+                f"network_policy: cilium needs network plugin azure; the cluster uses {plugin!r}; re-create the cluster"
+            )
+        elif _lower(network.get("networkPluginMode")) != "overlay" and not any(p.get("podSubnetID") for p in pools):
+            errors.append(
+                "network_policy: cilium needs Azure CNI overlay or a pod subnet; the cluster gives pods addresses "
+                "from the node subnet: move it to overlay first, a separate update (az aks update "
+                "--network-plugin-mode overlay; this module does not change the IPAM mode)"
+            )
+        windows = [p.get("name") for p in pools if _lower(p.get("osType")) == "windows"]
+        if windows:
+            errors.append(
+                f"network_policy: cilium does not support Windows node pools ({', '.join(map(str, windows))}); "
+                "delete or move those workloads and pools first, then change the engine"
+            )
+        if _lower((props.get("nodeProvisioningProfile") or {}).get("mode")) == "auto":
+            errors.append(
+                "network_policy: cilium: node auto-provisioning is on (nodeProvisioningProfile.mode Auto); turn it "
+                "off during the update, then change the engine"
+            )
+    if errors:
+        return {}, errors
+    changes: dict[str, tuple[Any, Any]] = {}
+    if want_policy != have_policy:
+        changes["network_policy"] = (network.get("networkPolicy") or "none", want_policy)
+    if want_plane != have_plane:
+        changes["network_dataplane"] = (network.get("networkDataplane") or "azure", want_plane)
+    return changes, []
+
+
 def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
     """Compare what the user set with a REST-shaped current cluster.
 
@@ -382,8 +495,13 @@ def compare(params: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, 
             f"dns_prefix: is {props['dnsPrefix']} on the existing cluster and cannot change to {params['dns_prefix']}"
         )
     network = props.get("networkProfile") or {}
+    engine_changes, engine_errors = engine_change(params, current)
+    changes.update(engine_changes)
+    immutable.extend(engine_errors)
     for opt, rest in IMMUTABLE_NETWORK_FIELDS.items():
         want = params.get(opt)
+        if opt in ENGINE_FIELDS:
+            continue
         if want is not None and not _same(rest, want, network.get(rest)):
             immutable.append(
                 f"{opt}: is {network.get(rest)!r} on the existing cluster and cannot change to {want!r} "
@@ -437,6 +555,8 @@ def apply_changes(current: dict[str, Any], params: dict[str, Any], changes: dict
         if field == "node_pool.count":
             pool = system_pool(body, (params.get("node_pool") or {}).get("name"))
             pool["count"] = want
+        elif field in ENGINE_FIELDS:
+            props.setdefault("networkProfile", {})[IMMUTABLE_NETWORK_FIELDS[field]] = want
         elif field == "kubernetes_version":
             props["kubernetesVersion"] = want
         elif field == "tags":

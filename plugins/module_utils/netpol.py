@@ -31,6 +31,13 @@ Semantics (https://kubernetes.io/docs/concepts/services-networking/network-polic
 - A pod talking to itself is reported as self traffic with ``allowed = None``: CNIs disagree on it
   (kubernetes#95879) and the upstream e2e suite ignores it.
 
+Engine dialects (``Cluster(..., engine=...)``, ``DIALECTS``): ``upstream`` (the default) is the
+Kubernetes spec as above; ``calico``, ``cilium`` and ``azure`` (Azure Network Policy Manager) depart
+from it where their documentation or issues say so, each difference listed with its source in
+``DIALECT_SOURCES`` and named in the decision's reason. Nodes (``nodes=[{name, ip, os}]``, endpoints
+``node/<name>``), a pod's ``node`` and ``host_network``, and external clients through a LoadBalancer or
+NodePort Service (``external_service_decisions``) exist for those differences.
+
 Scale: pods with the same namespace, labels and container ports (and, when policies use ipBlock
 peers, the same set of matching ipBlocks) are indistinguishable to every policy. They form one
 equivalence class; ``evaluate_classes`` evaluates each class pair once with bitsets, so the cost
@@ -60,17 +67,23 @@ KIND = "NetworkPolicy"
 SCHEMA_VERSION = "1.37.0"
 
 __all__ = [
+    "DIALECTS",
+    "DIALECT_SOURCES",
+    "ENGINES",
     "NAMESPACE_NAME_LABEL",
     "PROTOCOLS",
     "ClassMatrix",
     "Cluster",
     "Decision",
+    "Dialect",
     "Explanation",
     "InputError",
     "NetpolError",
+    "Node",
     "PodClass",
     "PolicyError",
     "RuleMatch",
+    "dialect",
     "normalize_protocol",
     "validate_policy",
 ]
@@ -786,6 +799,107 @@ def service_target_port(service: Mapping, port: int, protocol: str = "TCP") -> i
 
 
 # ---------------------------------------------------------------------------------------------
+# Engine dialects: where an engine departs from the Kubernetes spec
+# ---------------------------------------------------------------------------------------------
+
+ENGINES = ("upstream", "calico", "cilium", "azure")
+# The first Cilium release that enforces endPort ranges as the spec says.
+CILIUM_END_PORT_VERSION = (1, 17)
+
+# Every difference a dialect models, with where it is documented.
+DIALECT_SOURCES = {
+    "ipblock_pods": (
+        "cilium: an ipBlock never matches a pod, node or host address, whatever its CIDR (also 0.0.0.0/0) and "
+        "except (learn.microsoft.com azure/aks/migrate-from-npm-to-cilium-network-policy, 'ipBlock'; cilium#9209, "
+        "cilium#20550); calico and azure: it does (Calico docs, 'ipBlock matches pod and host IPs'; same AKS page)"
+    ),
+    "egress_own_node": (
+        "azure: egress from a pod to its own node is always allowed; cilium: it is blocked for an egress-isolated "
+        "pod unless a rule without peers allows it (ipBlock cannot; a CiliumNetworkPolicy toEntities host can) "
+        "(migrate-from-npm-to-cilium-network-policy, 'Egress policy behavior'); calico and upstream: decided by "
+        "the policies like any other address (Calico docs: host endpoints are subject to egress policy)"
+    ),
+    "ingress_own_node": (
+        "all engines: a pod's own node (kubelet probes, host processes) always reaches it "
+        "(kubernetes.io network-policies, 'What you can't do'; Calico docs; Cilium's default allow-localhost)"
+    ),
+    "external_cluster": (
+        "azure: traffic through a LoadBalancer or NodePort Service with externalTrafficPolicy Cluster is not "
+        "subject to ingress policy; cilium: it is, and what a node forwards to a backend on another node arrives "
+        "from that node (SNAT), which no ipBlock or selector matches: only a rule without peers admits it "
+        "(migrate-from-npm-to-cilium-network-policy, 'Ingress policy behavior for LoadBalancer and NodePort "
+        "Services'; Cilium docs, kube-proxy replacement SNAT mode); calico and upstream: it is, from the node's "
+        "address after kube-proxy's SNAT (modelled here with the client's address)"
+    ),
+    "end_port": (
+        "cilium before 1.17: an endPort range is not enforced as a range (only its first port; 1.15-1.16 reject "
+        "such policies) (migrate-from-npm-to-cilium-network-policy, 'endPort'; Cilium 1.17 release notes)"
+    ),
+    "named_port_egress": (
+        "cilium: an egress rule whose named port means different numbers on the pods it selects is skipped "
+        "('duplicate named ports'; cilium#30003; migrate-from-npm-to-cilium-network-policy, 'Named ports')"
+    ),
+    "host_network": (
+        "cilium: hostNetwork pods are not policed and no podSelector selects them (they are the host entity) "
+        "(Cilium docs, 'Host firewall' and 'Kubernetes NetworkPolicy' limitations)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one engine enforces NetworkPolicy, where it departs from the spec (see DIALECT_SOURCES)."""
+
+    name: str
+    ipblock_matches_cluster: bool = True  # an ipBlock matches pod and node addresses
+    egress_own_node_allowed: bool = False  # egress to the pod's own node is always allowed
+    external_cluster_policed: bool = True  # LB/NodePort with eTP Cluster is subject to ingress policy
+    end_port: bool = True  # endPort ranges are enforced
+    ambiguous_named_egress: bool = True  # an egress rule with an ambiguous named port still applies
+    polices_host_network: bool = True  # hostNetwork pods are policed and selectable like other pods
+    version: tuple[int, ...] | None = None
+
+    @property
+    def exact_by_class(self) -> bool:
+        """Whether the class bitset evaluation can represent this dialect exactly."""
+        return self.ambiguous_named_egress and self.polices_host_network
+
+
+def _parse_version(version: Any) -> tuple[int, ...] | None:
+    if version in (None, ""):
+        return None
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$", str(version))
+    if not match:
+        raise InputError(f"engine_version: {version!r} is not a version; write major.minor, e.g. 1.17")
+    return tuple(int(g) for g in match.groups() if g is not None)
+
+
+def dialect(engine: Any = "upstream", version: Any = None) -> Dialect:
+    """The Dialect of ``engine`` (one of ENGINES; ``none`` is not an engine: nothing is enforced)."""
+    if isinstance(engine, Dialect):
+        return engine
+    name = "upstream" if engine is None else str(engine).lower()
+    if name not in ENGINES:
+        raise InputError(f"engine: {engine!r} is not supported; use one of {', '.join(ENGINES)}")
+    parsed = _parse_version(version)
+    if name == "cilium":
+        return Dialect(
+            name,
+            ipblock_matches_cluster=False,
+            end_port=parsed is None or parsed[:2] >= CILIUM_END_PORT_VERSION,
+            ambiguous_named_egress=False,
+            polices_host_network=False,
+            version=parsed,
+        )
+    if name == "azure":
+        return Dialect(name, egress_own_node_allowed=True, external_cluster_policed=False, version=parsed)
+    return Dialect(name, version=parsed)
+
+
+DIALECTS = {name: dialect(name) for name in ENGINES}
+
+
+# ---------------------------------------------------------------------------------------------
 # Cluster model
 # ---------------------------------------------------------------------------------------------
 
@@ -797,6 +911,8 @@ class Pod:
     labels: Mapping[str, str]
     ip: Any  # ipaddress.IPv4Address | IPv6Address | None
     ports: tuple[tuple[str | None, int, str], ...]  # (name, number, protocol), sorted
+    node: str | None = None  # the node it runs on (spec.nodeName), for the dialects' node rules
+    host_network: bool = False  # spec.hostNetwork
 
     @property
     def ident(self) -> str:
@@ -822,6 +938,25 @@ class External:
     labels: Mapping[str, str] = field(default_factory=dict)
     namespace: str | None = None
     ports: tuple = ()
+
+    def resolve_port(self, name: str, protocol: str) -> int | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node (its address): only ipBlock peers can match it, and dialects treat a pod's own node specially."""
+
+    name: str
+    ip: Any
+    os: str = "linux"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    namespace: str | None = None
+    ports: tuple = ()
+
+    @property
+    def ident(self) -> str:
+        return f"node/{self.name}"
 
     def resolve_port(self, name: str, protocol: str) -> int | None:
         return None
@@ -1078,11 +1213,17 @@ def _parse_pod(pod: Any, path: str) -> Pod:
     """A Pod from ``{namespace, name, labels, ip, ports}``; InputError naming the field otherwise."""
     if not isinstance(pod, Mapping):
         raise InputError(f"{path}: must be a mapping {{namespace, name, labels, ip, ports}}, got {pod!r}")
-    unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports"}
+    unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports", "node", "host_network"}
     if unknown:
         raise InputError(
-            f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use namespace, name, labels, ip, ports"
+            f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use namespace, name, labels, ip, ports, node, "
+            "host_network"
         )
+    node = pod.get("node")
+    if node is not None and (not isinstance(node, str) or not node):
+        raise InputError(f"{path}.node: {node!r} is not a node name")
+    if not isinstance(pod.get("host_network", False), bool):
+        raise InputError(f"{path}.host_network: must be true or false, got {pod.get('host_network')!r}")
     ns = pod.get("namespace")
     if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
         raise InputError(f"{path}.namespace: {ns!r} is not a namespace name")
@@ -1095,7 +1236,33 @@ def _parse_pod(pod: Any, path: str) -> Pod:
         _check_labels(pod.get("labels"), f"{path}.labels"),
         _parse_ip(pod.get("ip"), f"{path}.ip"),
         _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
+        node,
+        bool(pod.get("host_network", False)),
     )
+
+
+def _parse_nodes(nodes: Iterable[Any]) -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    for i, raw in enumerate(nodes):
+        path = f"nodes[{i}]"
+        if not isinstance(raw, Mapping):
+            raise InputError(f"{path}: must be a mapping {{name, ip, os}}, got {raw!r}")
+        unknown = set(raw) - {"name", "ip", "os"}
+        if unknown:
+            raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; use name, ip, os")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name or "/" in name:
+            raise InputError(f"{path}.name: {name!r} is not a node name")
+        if name in out:
+            raise InputError(f"{path}.name: node {name!r} is listed twice")
+        ip = _parse_ip(raw.get("ip"), f"{path}.ip")
+        if ip is None:
+            raise InputError(f"{path}.ip: give the node's internal IP address")
+        os_name = str(raw.get("os") or "linux").lower()
+        if os_name not in ("linux", "windows"):
+            raise InputError(f"{path}.os: {raw.get('os')!r} must be linux or windows")
+        out[name] = Node(name, ip, os_name)
+    return out
 
 
 def _validate_policies(policies: list[Any], *, schema: bool) -> list[str]:
@@ -1136,7 +1303,14 @@ class Cluster:
         *,
         validate: bool = True,
         schema: bool = True,
+        engine: str | Dialect = "upstream",
+        engine_version: str | None = None,
+        nodes: Iterable[Mapping] | None = None,
     ):
+        # The engine whose semantics decide (DIALECT_SOURCES); upstream is the Kubernetes spec.
+        self.dialect: Dialect = dialect(engine, engine_version)
+        self.nodes: dict[str, Node] = _parse_nodes(nodes or ())
+        self._node_by_ip: dict[Any, Node] = {n.ip: n for n in self.nodes.values()}
         self.namespaces: dict[str, dict[str, str]] = _parse_namespaces(namespaces or ())
         self.pods: dict[str, Pod] = {}
         self._by_ip: dict[Any, Pod] = {}
@@ -1172,10 +1346,12 @@ class Cluster:
 
     def endpoint(self, value: Any) -> Pod | External:
         """Resolve "ns/pod", {"namespace", "name"} or {"ip"} to a pod or a non-pod endpoint."""
-        if isinstance(value, Pod | External):
+        if isinstance(value, Pod | External | Node):
             return value
         if isinstance(value, str):
             pod = self.pods.get(value)
+            if pod is None and value.startswith("node/") and value[5:] in self.nodes:
+                return self.nodes[value[5:]]
             if pod is None:
                 raise InputError(
                     f"endpoint {value!r}: no such pod; write 'namespace/pod' of a known pod or {{ip: ...}}"
@@ -1186,7 +1362,7 @@ class Cluster:
                 ip = _parse_ip(value["ip"], "endpoint.ip")
                 if ip is None:
                     raise InputError("endpoint.ip: give an IP address")
-                return self._by_ip.get(ip) or External(ip)
+                return self._by_ip.get(ip) or self._node_by_ip.get(ip) or External(ip)
             if set(value) == {"namespace", "name"}:
                 return self.endpoint(f"{value['namespace']}/{value['name']}")
         raise InputError(f"endpoint {value!r}: write 'namespace/pod' or {{ip: <address>}}")
@@ -1198,11 +1374,15 @@ class Cluster:
 
     # -- the reference (pod-by-pod) evaluation ----------------------------------------------
 
-    def _peer_matches(self, policy: _Policy, peer: _Peer, other: Pod | External) -> bool:
+    def _peer_matches(self, policy: _Policy, peer: _Peer, other: Pod | External | Node) -> bool:
         if peer.ip_block is not None:
+            if not self.dialect.ipblock_matches_cluster and isinstance(other, Pod | Node):
+                return False  # DIALECT_SOURCES["ipblock_pods"]
             return peer.ip_block.contains(other.ip)
-        if isinstance(other, External):
+        if isinstance(other, External | Node):
             return False
+        if other.host_network and not self.dialect.polices_host_network:
+            return False  # DIALECT_SOURCES["host_network"]: the host entity, not a selectable pod
         if peer.namespace_selector is None:
             if other.namespace != policy.namespace:
                 return False
@@ -1210,17 +1390,44 @@ class Cluster:
             return False
         return peer.pod_selector is None or peer.pod_selector.matches(other.labels)
 
-    @staticmethod
-    def _port_matches(entry: _PortEntry, dst: Pod | External, port: int, protocol: str) -> bool:
+    def _port_matches(self, entry: _PortEntry, dst: Pod | External | Node, port: int, protocol: str) -> bool:
         if entry.protocol != protocol:
             return False
         if entry.port is None:
             return True
         if isinstance(entry.port, str):
             return dst.resolve_port(entry.port, protocol) == port
-        if entry.end_port is not None:
+        if entry.end_port is not None and self.dialect.end_port:
             return entry.port <= port <= entry.end_port
-        return entry.port == port
+        return entry.port == port  # without endPort support only the first port (DIALECT_SOURCES["end_port"])
+
+    def named_port_numbers(self, policy: _Policy, rule: _Rule, name: str, protocol: str) -> set[int]:
+        """The numbers a named port means on the pods an egress rule's peers select (every pod without peers)."""
+        numbers = set()
+        for pod in self.pods.values():
+            if rule.peers is None or any(self._peer_matches(policy, p, pod) for p in rule.peers):
+                number = pod.resolve_port(name, protocol)
+                if number is not None:
+                    numbers.add(number)
+        return numbers
+
+    def rule_named_port_numbers(
+        self, policy: str, direction: str, rule: int, name: str, protocol: str = "TCP"
+    ) -> set[int]:
+        """Public form of named_port_numbers: ``policy`` is "namespace/name", ``direction`` ingress or egress."""
+        protocol = normalize_protocol(protocol)
+        for compiled in self.policies:
+            if compiled.ident == policy:
+                rules = compiled.ingress if direction == "ingress" else compiled.egress
+                if 0 <= rule < len(rules):
+                    return self.named_port_numbers(compiled, rules[rule], name, protocol)
+        raise InputError(f"policy {policy!r} has no {direction} rule {rule}")
+
+    def _ambiguous(self, policy: _Policy, rule: _Rule, entry: _PortEntry, direction: str) -> bool:
+        """Cilium skips an egress rule whose named port is ambiguous (DIALECT_SOURCES["named_port_egress"])."""
+        if self.dialect.ambiguous_named_egress or direction != "egress" or not isinstance(entry.port, str):
+            return False
+        return len(self.named_port_numbers(policy, rule, entry.port, entry.protocol)) > 1
 
     def _direction(
         self,
@@ -1231,7 +1438,7 @@ class Cluster:
         port: int,
         protocol: str,
     ) -> Explanation:
-        if isinstance(subject, External):
+        if isinstance(subject, External | Node) or (subject.host_network and not self.dialect.polices_host_network):
             return Explanation(direction, subject.ident, False, (), True, ())
         selecting: list[str] = []
         matches: list[RuleMatch] = []
@@ -1246,7 +1453,15 @@ class Cluster:
                 if rule.ports is None:
                     port_hit: _PortEntry | None = None
                 else:
-                    port_hit = next((e for e in rule.ports if self._port_matches(e, dst, port, protocol)), None)
+                    port_hit = next(
+                        (
+                            e
+                            for e in rule.ports
+                            if self._port_matches(e, dst, port, protocol)
+                            and not self._ambiguous(policy, rule, e, direction)
+                        ),
+                        None,
+                    )
                     if port_hit is None:
                         continue
                 if rule.peers is None:
@@ -1274,13 +1489,105 @@ class Cluster:
         protocol = normalize_protocol(protocol)
         source = self.endpoint(src)
         target = self.endpoint(dst)
-        if isinstance(source, External) and isinstance(target, External):
+        if not isinstance(source, Pod) and not isinstance(target, Pod):
             raise InputError("endpoints: at least one of source and target must be a pod")
         number = self._port_number(target, port, protocol)
         egress = self._direction("egress", source, target, target, number, protocol)
         ingress = self._direction("ingress", target, source, target, number, protocol)
         self_traffic = isinstance(source, Pod) and source is target
-        return _decision(source.ident, target.ident, number, protocol, egress, ingress, self_traffic)
+        notes = []
+        if isinstance(source, Pod) and isinstance(target, Node) and source.node == target.name:
+            if self.dialect.egress_own_node_allowed and not egress.allowed:
+                egress = Explanation("egress", source.ident, False, egress.selecting, True, ())
+                notes.append(f"{self.dialect.name}: egress to the pod's own node is always allowed")
+            elif not self.dialect.ipblock_matches_cluster and egress.isolated and not egress.allowed:
+                notes.append(f"{self.dialect.name}: egress to the pod's own node needs a rule without peers")
+        if isinstance(source, Node) and isinstance(target, Pod) and target.node == source.name and not ingress.allowed:
+            ingress = Explanation("ingress", target.ident, False, ingress.selecting, True, ())
+            notes.append(f"{self.dialect.name}: a pod's own node always reaches it")
+        if self.dialect.name != "upstream":
+            notes += self._dialect_notes(source, target, egress, ingress)
+        decision = _decision(source.ident, target.ident, number, protocol, egress, ingress, self_traffic)
+        if notes:
+            decision = _with_notes(decision, notes)
+        return decision
+
+    def _dialect_notes(self, source: Any, target: Any, egress: Explanation, ingress: Explanation) -> list[str]:
+        """Why a dialect's verdict may differ from the spec's here (for the decision's reason)."""
+        notes = []
+        name = self.dialect.name
+        for pod in (source, target):
+            if isinstance(pod, Pod) and pod.host_network and not self.dialect.polices_host_network:
+                notes.append(f"{name}: {pod.ident} uses the host network and is not policed")
+        if not self.dialect.ipblock_matches_cluster and not (egress.allowed and ingress.allowed):
+            for explanation, other in ((egress, target), (ingress, source)):
+                covering = self._ipblocks_containing(explanation.selecting, other, explanation.direction)
+                if isinstance(other, Pod | Node) and explanation.isolated and not explanation.allowed and covering:
+                    notes.append(
+                        f"{name}: an ipBlock of {', '.join(covering)} covers {other.ident} ({other.ip}) but never "
+                        "matches a pod or node address"
+                    )
+        return notes
+
+    def _ipblocks_containing(self, policy_idents: Iterable[str], other: Any, direction: str) -> list[str]:
+        """The policies among ``policy_idents`` with an ipBlock peer (of ``direction``) containing ``other``'s IP."""
+        wanted = set(policy_idents)
+        found = []
+        for policy in self.policies:
+            if policy.ident not in wanted:
+                continue
+            rules = policy.ingress if direction == "ingress" else policy.egress
+            if any(p.ip_block is not None and p.ip_block.contains(other.ip) for r in rules for p in r.peers or ()):
+                found.append(policy.ident)
+        return found
+
+    def external_service_decisions(
+        self, service: Mapping, port: int, protocol: str = "TCP", client_ip: str = "203.0.113.10"
+    ) -> tuple[list[Decision], str]:
+        """What a client outside the cluster gets through a LoadBalancer or NodePort Service, per backend.
+
+        With externalTrafficPolicy Cluster, Azure NPM applies no ingress policy; the other dialects decide
+        with the client's address (DIALECT_SOURCES["external_cluster"]). Returns the decisions and why there
+        are none when there are none.
+        """
+        protocol = normalize_protocol(protocol)
+        spec = service.get("spec") or {}
+        ident = _service_ident(service)
+        if spec.get("type") not in ("LoadBalancer", "NodePort"):
+            return [], f"Service {ident} is {spec.get('type') or 'ClusterIP'}: not reachable from outside"
+        target_port = service_target_port(service, port, protocol)
+        backends = self.service_backends(service)
+        if isinstance(target_port, str):
+            backends = [pod for pod in backends if pod.resolve_port(target_port, protocol) is not None]
+        if not backends:
+            return [], f"Service {ident} has no backend pods (for target port {target_port})"
+        client = External(_parse_ip(client_ip, "client_ip"))
+        cluster_policy = (spec.get("externalTrafficPolicy") or "Cluster") == "Cluster"
+        decisions = []
+        for pod in backends:
+            decision = self.evaluate(client, pod.ident, target_port, protocol)
+            if cluster_policy and not self.dialect.ipblock_matches_cluster and decision.allowed:
+                # forwarded from another node: the source is that node (DIALECT_SOURCES["external_cluster"])
+                forwarded = self.evaluate(Node("another-node", None), pod.ident, target_port, protocol)
+                if not forwarded.allowed:
+                    decision = _with_notes(
+                        forwarded,
+                        [
+                            f"{self.dialect.name}: traffic through {ident} (externalTrafficPolicy Cluster) that a "
+                            "node forwards arrives from that node, which only a rule without peers admits"
+                        ],
+                    )
+            if cluster_policy and not self.dialect.external_cluster_policed and not decision.allowed:
+                ingress = Explanation("ingress", pod.ident, False, decision.ingress.selecting, True, ())
+                decision = _decision(
+                    decision.source, pod.ident, decision.port, protocol, decision.egress, ingress, False
+                )
+                decision = _with_notes(
+                    decision,
+                    [f"{self.dialect.name}: traffic through {ident} (externalTrafficPolicy Cluster) is not policed"],
+                )
+            decisions.append(decision)
+        return decisions, ""
 
     # -- Services -------------------------------------------------------------------------------
 
@@ -1438,6 +1745,8 @@ class Cluster:
             for pod in sorted(self.pods.values(), key=lambda p: (p.namespace, p.name)):
                 sig = signature(pod.ip)
                 key = (pod.namespace, tuple(sorted(pod.labels.items())), pod.ports, sig)
+                if not self.dialect.polices_host_network:
+                    key += (pod.host_network,)  # such pods are not policed: they cannot share a class
                 groups.setdefault(key, []).append(pod)
             classes = []
             per_ns: dict[str, int] = {}
@@ -1490,6 +1799,8 @@ class Cluster:
         classes = self.classes()
         n = len(classes)
         everyone = (1 << n) - 1
+        if not self.dialect.exact_by_class:
+            return self._evaluate_classes_by_pairs(port, protocol)
         ns_bits: dict[str, int] = {}
         for c in classes:
             ns_bits[c.namespace] = ns_bits.get(c.namespace, 0) | (1 << c.index)
@@ -1522,6 +1833,8 @@ class Cluster:
 
         def peer_bits(policy: _Policy, peer: _Peer) -> int:
             if peer.ip_block is not None:
+                if not self.dialect.ipblock_matches_cluster:
+                    return 0  # DIALECT_SOURCES["ipblock_pods"]
                 return block_bits.get(self._block_index[peer.ip_block.key], 0)
             bits = (
                 ns_bits.get(policy.namespace, 0)
@@ -1554,8 +1867,9 @@ class Cluster:
             for e in rule.ports:
                 if e.protocol != protocol:
                     continue
+                ranged = e.end_port is not None and self.dialect.end_port
                 if e.port is None or (
-                    _is_int(e.port) and (e.port == port or (e.end_port is not None and e.port <= port <= e.end_port))
+                    _is_int(e.port) and (e.port == port or (ranged and e.port <= port <= e.end_port))
                 ):
                     return everyone
                 if isinstance(e.port, str):
@@ -1597,6 +1911,24 @@ class Cluster:
                 egress_allowed[i] = everyone
             if not (ingress_isolated >> i) & 1:
                 ingress_allowed[i] = everyone
+        return ClassMatrix(port, protocol, classes, egress_allowed, ingress_allowed)
+
+    def _evaluate_classes_by_pairs(self, port: int, protocol: str) -> ClassMatrix:
+        """The class matrix from the reference evaluation, one class pair at a time (dialects the bitsets
+        cannot express: hostNetwork pods and ambiguous named ports under Cilium)."""
+        classes = self.classes()
+        n = len(classes)
+        egress_allowed = [0] * n
+        ingress_allowed = [0] * n
+        for src in classes:
+            for dst in classes:
+                s = src.pods[0]
+                t = dst.pods[1] if src.index == dst.index and len(dst.pods) > 1 else dst.pods[0]
+                decision = self.evaluate(s, t, port, protocol)
+                if decision.egress.allowed:
+                    egress_allowed[src.index] |= 1 << dst.index
+                if decision.ingress.allowed:
+                    ingress_allowed[dst.index] |= 1 << src.index
         return ClassMatrix(port, protocol, classes, egress_allowed, ingress_allowed)
 
 
@@ -1647,6 +1979,22 @@ def _decision(
         parts = [egress, ingress] if verdict else [e for e in (egress, ingress) if not e.allowed]
         reason = f"{what} is {'allowed' if verdict else 'blocked'}: " + "; ".join(p.sentence() for p in parts)
     return Decision(source, target, number, protocol, allowed, verdict, self_traffic, egress, ingress, reason)
+
+
+def _with_notes(decision: Decision, notes: list[str]) -> Decision:
+    """The decision with the dialect's notes added to its reason."""
+    return Decision(
+        decision.source,
+        decision.target,
+        decision.port,
+        decision.protocol,
+        decision.allowed,
+        decision.policy_allowed,
+        decision.self_traffic,
+        decision.egress,
+        decision.ingress,
+        f"{decision.reason} [{'; '.join(notes)}]",
+    )
 
 
 def _bits(value: int) -> Iterable[int]:

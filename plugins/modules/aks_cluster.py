@@ -18,8 +18,16 @@ description:
     O(dns_service_ip) outside O(service_cidr) or on its network or first address, the plugin / mode / policy /
     dataplane combinations AKS refuses, a node count outside 1-1000. Each error names the field and the fix.
   - Idempotent - only the options you set are compared. Node count, Kubernetes version, tags and the SSH key are
-    updated in place; a change AKS cannot make on an existing cluster (the network profile, location, DNS prefix,
-    node pool VM size or subnet) fails with a message naming the field, it never re-creates the cluster.
+    updated in place; a change AKS cannot make on an existing cluster (the rest of the network profile, location,
+    DNS prefix, node pool VM size or subnet) fails before any request with a message naming the field and what to
+    do, it never re-creates the cluster.
+  - The network policy engine changes in place where AKS allows it - V(none) to V(azure), V(calico) or V(cilium);
+    V(azure) or V(calico) to V(cilium) (C(networkDataplane) and C(networkPolicy) V(cilium) are sent together);
+    V(azure) or V(calico) to V(none) (uninstall - the policies stay but are no longer enforced). AKS reimages every
+    node pool at once for it, and the task warns. Other changes (V(azure) to V(calico), anything from V(cilium))
+    are refused before any request, saying what to do; so is Cilium on a kubenet or node-subnet cluster (move it
+    to Azure CNI overlay first, a separate step), with Windows node pools, or with node auto-provisioning on.
+    Run M(netpol.aks.migration_check) first to see which connections the new engine treats differently.
   - A cluster whose last operation failed (provisioning state V(Failed) or V(Canceled)) is not left as it is - the
     task sends the cluster again (AKS retries a failed cluster on a new PUT) and reports a change, or fails
     with the ARM error. A task that fails after its request was accepted reports C(changed=true).
@@ -89,10 +97,14 @@ options:
       - Network policy engine (C(--network-policy)). V(none) means NetworkPolicy objects are accepted but
         B(not enforced).
       - V(cilium) needs O(network_dataplane=cilium); V(azure) needs O(network_plugin=azure).
+      - On an existing cluster it changes in place from V(none) to V(azure), V(calico) or V(cilium), and from V(azure)
+        or V(calico) to V(cilium) or V(none); every node is reimaged. Any other change is refused before any request.
     type: str
     choices: [azure, calico, cilium, none]
   network_dataplane:
-    description: Network dataplane; V(cilium) needs O(network_plugin=azure) with overlay or a pod subnet.
+    description:
+      - Network dataplane; V(cilium) needs O(network_plugin=azure) with overlay or a pod subnet.
+      - Changes in place only from V(azure) to V(cilium), together with O(network_policy=cilium).
     type: str
     choices: [azure, cilium]
   pod_cidr:
@@ -196,6 +208,15 @@ EXAMPLES = r"""
     network_policy: cilium
     pod_cidr: 192.168.0.0/16
 
+- name: Move an Azure NPM or Calico cluster (Azure CNI overlay) to Cilium in place; every node is reimaged
+  netpol.aks.aks_cluster:
+    name: myCiliumCluster
+    resource_group: myResourceGroup-NP
+    network_plugin: azure
+    network_plugin_mode: overlay
+    network_dataplane: cilium
+    network_policy: cilium
+
 - name: Delete the cluster
   netpol.aks.aks_cluster:
     name: myAKSCluster
@@ -254,9 +275,14 @@ cluster:
       description: Tags.
       type: dict
 changes:
-  description: Fields that changed or would change, as C(field -> [before, after]).
+  description:
+    - Fields that changed or would change, as C(field -> [before, after]).
+    - An engine change shows as C(network_policy) (and C(network_dataplane) for Cilium).
   returned: when state is present
   type: dict
+  sample:
+    network_policy: [azure, cilium]
+    network_dataplane: [azure, cilium]
 """
 
 import traceback
@@ -431,6 +457,15 @@ def ensure_present(module: AzureModule, client: Any, current: dict | None) -> tu
         return False, current, {}
     if in_transit(current):
         raise in_progress_error(f"AKS cluster {name}", provisioning_state(current))
+    if "network_policy" in changes:
+        have, want = changes["network_policy"]
+        module.warn(
+            _aks.ENGINE_CHANGE_WARNING.format(
+                have=have,
+                want=want,
+                none="; with none the NetworkPolicy objects stay but are NOT enforced" if want == "none" else "",
+            )
+        )
     body = _aks.apply_changes(current, params, changes)
     if module.check_mode:
         return True, body, changes

@@ -120,6 +120,12 @@ options:
         C(port) and C(allowed) or C(result)), or a mapping C({source: {target: allowed|blocked|true|false}})."
       - Without it, the module only reports what it observed (a V(probe_error) still fails).
     type: raw
+  engine:
+    description:
+      - With O(expect=predicted), whose semantics predict (see M(netpol.aks.reachability_info)'s O(engine)).
+    type: str
+    choices: [upstream, calico, cilium, azure]
+    default: upstream
   probe_image:
     description:
       - The image of ephemeral probe pods; it needs C(sh), C(wget), C(nc) and C(sed) (busybox or alpine). Point it
@@ -432,6 +438,7 @@ def argument_spec() -> dict[str, Any]:
         protocol={"type": "str", "choices": list(_probe.PROTOCOLS), "default": "http"},
         timeout={"type": "int", "default": 2},
         expect={"type": "raw"},
+        engine={"type": "str", "choices": list(netpol.ENGINES), "default": "upstream"},
         probe_image={"type": "str", "default": _probe.DEFAULT_PROBE_IMAGE},
         retries={"type": "int", "default": 0},
         delay={"type": "float", "default": 1.0},
@@ -567,6 +574,7 @@ def predict(
     cells: list[_probe.Cell],
     runners: dict[_probe.Source, _probe.ProbePod | str],
     services: dict[tuple[str, str], dict],
+    engine: str = "upstream",
 ) -> dict[str, dict[str, str]]:
     """Set each cell's expectation from the cluster's NetworkPolicies; returns the reasons per cell."""
     namespaces = sorted(
@@ -575,7 +583,7 @@ def predict(
     data = _kube.read_cluster(kube, namespaces=namespaces)
     data.pop("skipped", None)
     try:
-        cluster = netpol.Cluster(**data, validate=False)
+        cluster = netpol.Cluster(**data, validate=False, engine=engine)
     except netpol.NetpolError as exc:
         raise _kube.KubeError(f"Cannot predict: {exc}", exc) from exc
     reasons: dict[str, dict[str, str]] = {}
@@ -699,7 +707,7 @@ def probe(module: _kube.KubeModule) -> dict[str, Any]:
             runners.update(prober.start_pods(manifests))
             result["probe_pods"] = [f"{ns}/{name}" for ns, name in prober.created]
         if expect == "predicted":
-            reasons = predict(prober.kube(), cells_to_run, runners, services)
+            reasons = predict(prober.kube(), cells_to_run, runners, services, params["engine"])
         if cells_to_run:
             rounds = _prober.run_rounds(
                 prober,

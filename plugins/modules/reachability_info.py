@@ -117,6 +117,17 @@ options:
       - Default is every pod.
     type: list
     elements: str
+  engine:
+    description:
+      - Whose semantics predict - V(upstream) (the Kubernetes specification), V(calico), V(cilium) or V(azure) (Azure
+        Network Policy Manager); the engines depart from the specification in documented ways (ipBlock and pod
+        addresses, named ports, endPort, hostNetwork pods, traffic to and from nodes).
+    type: str
+    choices: [upstream, calico, cilium, azure]
+    default: upstream
+  engine_version:
+    description: Version of the engine, for differences between its releases (Cilium enforces endPort ranges from 1.17).
+    type: str
   granularity:
     description:
       - V(pods) - verdicts between pods. RV(results) and RV(table) name pods; RV(matrix) has one row per class of
@@ -457,6 +468,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "ports": {"type": "list", "elements": "dict", "options": PORT_SPEC},
     "sources": {"type": "list", "elements": "str"},
     "targets": {"type": "list", "elements": "str"},
+    "engine": {"type": "str", "choices": list(netpol.ENGINES), "default": "upstream"},
+    "engine_version": {"type": "str"},
     "granularity": {"type": "str", "choices": ["pods", "classes"], "default": "pods"},
     "pairs": {
         "type": "str",
@@ -513,9 +526,15 @@ def gather(params: dict, source: str) -> dict:
     return _kube.read_cluster(api_client, namespaces=params.get("namespace"), label_selector=selector)
 
 
-def build_cluster(data: dict) -> netpol.Cluster:
+def build_cluster(data: dict, engine: str = "upstream", engine_version: str | None = None) -> netpol.Cluster:
     try:
-        return netpol.Cluster(namespaces=data["namespaces"], pods=data["pods"], policies=data["policies"])
+        return netpol.Cluster(
+            namespaces=data["namespaces"],
+            pods=data["pods"],
+            policies=data["policies"],
+            engine=engine,
+            engine_version=engine_version,
+        )
     except netpol.PolicyError as exc:
         raise netpol.PolicyError([f"policies: {e}" for e in exc.errors]) from None
 
@@ -826,7 +845,7 @@ def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> 
 def describe(params: dict) -> dict:
     source = choose_source(params)
     data = gather(params, source)
-    cluster = build_cluster(data)
+    cluster = build_cluster(data, params.get("engine") or "upstream", params.get("engine_version"))
     if params["table_limit"] < 0:
         raise InputProblem(f"table_limit: {params['table_limit']} must be 0 or more (0 draws no table)")
     evaluation = Evaluation(cluster, params)

@@ -395,7 +395,11 @@ def rest_cluster(subnet: str, **network):
         ({"dnsServiceIP": "10.0.0.1"}, "InvalidDNSServiceIP"),
         ({"dockerBridgeCidr": "172.17.0.1/16"}, "InvalidRequestContent"),
         ({"network_policy": "calico"}, "InvalidRequestContent"),
-        ({"networkPolicy": "cilium"}, "InvalidParameter"),
+        ({"networkPolicy": "cilium"}, "NetworkPolicyNotSupported"),
+        (
+            {"networkPluginMode": "overlay", "podCidr": "192.168.0.0/16", "networkDataplane": "cilium"},
+            "BadRequest",  # CiliumDataplaneRequiresNetworkPolicyCilium (calico with the cilium dataplane)
+        ),
     ],
 )
 def test_double_rejects_what_aks_rejects(sdk, azure_double, network, code):
@@ -439,3 +443,129 @@ def test_wait_timeout_fails_naming_the_operation(ansible_playbook, azure_double,
     assert "Failed to create AKS cluster myAKSCluster: still InProgress after" in result["msg"]
     assert "timeout 1 s" in result["msg"]
     assert "Creating" in json.dumps(azure_double.state()["managed_clusters"])  # it goes on in Azure
+
+
+# --- the network policy engine, changed in place ---------------------------------------------------------------
+
+OVERLAY_ARGS = {"network_plugin_mode": "overlay", "pod_cidr": "192.168.0.0/16"}
+
+
+def test_npm_to_cilium_in_place_ladder_then_a_refused_change(ansible_playbook, azure_double, tmp_path):
+    npm = walkthrough(network_policy="azure", **OVERLAY_ARGS)
+    cilium = walkthrough(network_policy="cilium", network_dataplane="cilium", **OVERLAY_ARGS)
+    back = walkthrough(network_policy="none", network_dataplane="cilium", **OVERLAY_ARGS)
+    tasks = [
+        *NETWORK,
+        {"name": "NPM cluster", "netpol.aks.aks_cluster": npm},
+        *ladder("aks_cluster", cilium, "To Cilium"),
+        {"name": "Cilium to none", "netpol.aks.aks_cluster": back, "ignore_errors": True},
+    ]
+    run = ansible_playbook(write_playbook(tmp_path, tasks), env=azure_double.env, diff=True)
+    assert run.rc == 0, run.output
+    assert changed_flags(run, ladder_names("To Cilium")) == [True, True, False, False]
+
+    puts = cluster_puts(azure_double)
+    assert len(puts) == 2  # the create and the migration; check mode, the reruns and the refused change sent none
+    network = puts[1]["body"]["properties"]["networkProfile"]
+    assert (network["networkPolicy"], network["networkDataplane"]) == ("cilium", "cilium")  # sent together
+    assert network["networkPluginMode"] == "overlay"  # the rest of the profile as it was
+    assert puts[1]["if_match"]
+    predicted = run.result("To Cilium (check)")
+    assert predicted["changes"] == {"network_policy": ["azure", "cilium"], "network_dataplane": ["azure", "cilium"]}
+    assert predicted["diff"]["after"]["network_profile"]["network_policy"] == "cilium"
+    assert predicted["diff"]["before"]["network_profile"]["network_policy"] == "azure"
+    migrated = run.result("To Cilium")
+    assert migrated["cluster"]["network_profile"]["network_dataplane"] == "cilium"
+    assert "reimages every node pool" in " ".join(migrated.get("warnings", []))
+    stored = next(iter(azure_double.state()["managed_clusters"].values()))
+    assert stored["_engine_changes"] == [{"from": ["azure", "azure"], "to": ["cilium", "cilium"]}]
+
+    refused = run.result("Cilium to none")
+    assert refused["failed"]
+    assert "network_policy: is 'cilium' on the existing cluster and cannot change to 'none'" in refused["msg"]
+    assert "nothing was changed" in refused["msg"]
+
+
+@pytest.mark.parametrize(
+    ("start", "update", "code", "subcode"),
+    [
+        (
+            {"networkPolicy": "azure"},
+            {"networkDataplane": "cilium"},
+            "BadRequest",
+            "CiliumDataplaneRequiresNetworkPolicyCilium",
+        ),
+        (
+            {"networkPolicy": "azure"},
+            {"networkPolicy": "cilium"},
+            "NetworkPolicyNotSupported",
+            "NetworkPolicyCiliumRequiresCiliumDataplane",
+        ),
+        ({"networkPolicy": "azure"}, {"networkPolicy": "calico"}, "PropertyChangeNotAllowed", None),
+        (
+            {"networkPolicy": "cilium", "networkDataplane": "cilium"},
+            {"networkPolicy": "none"},
+            "BadRequest",
+            "CiliumDataplaneRequiresNetworkPolicyCilium",
+        ),
+        (
+            {"networkPolicy": "cilium", "networkDataplane": "cilium"},
+            {"networkPolicy": "calico", "networkDataplane": "azure"},
+            "PropertyChangeNotAllowed",
+            None,
+        ),
+    ],
+)
+def test_double_refuses_engine_changes_aks_refuses(sdk, azure_double, start, update, code, subcode):
+    from azure.core.exceptions import HttpResponseError
+
+    overlay = {"networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"}
+    sdk.managed_clusters.begin_create_or_update(
+        GROUP, "c", rest_cluster(subnet_id(azure_double), **overlay, **start)
+    ).result()
+    with pytest.raises(HttpResponseError) as excinfo:
+        sdk.managed_clusters.begin_create_or_update(
+            GROUP, "c", rest_cluster(subnet_id(azure_double), **overlay, **{**start, **update})
+        ).result()
+    assert excinfo.value.error.code == code
+    assert excinfo.value.response.json()["error"].get("subcode") == subcode
+    network = sdk.managed_clusters.get(GROUP, "c").as_dict()["properties"]["networkProfile"]
+    assert network["networkPolicy"] == start["networkPolicy"]  # unchanged
+
+
+def test_double_refuses_cilium_with_a_windows_pool(sdk, azure_double):
+    from azure.core.exceptions import HttpResponseError
+
+    body = rest_cluster(subnet_id(azure_double), networkPluginMode="overlay", podCidr="192.168.0.0/16")
+    body["properties"]["agentPoolProfiles"].append(
+        {"name": "npwin", "count": 1, "mode": "User", "osType": "Windows", "vnetSubnetID": subnet_id(azure_double)}
+    )
+    body["properties"]["networkProfile"]["networkPolicy"] = "none"
+    sdk.managed_clusters.begin_create_or_update(GROUP, "c", body).result()
+    body["properties"]["networkProfile"].update(networkPolicy="cilium", networkDataplane="cilium")
+    with pytest.raises(HttpResponseError) as excinfo:
+        sdk.managed_clusters.begin_create_or_update(GROUP, "c", body).result()
+    assert excinfo.value.response.json()["error"]["subcode"] == "CiliumDataplaneWindowsNodePoolNotSupported"
+
+
+def test_double_engine_change_reimages_every_pool_while_it_runs(sdk, azure_double):
+    overlay = {"networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"}
+    sdk.managed_clusters.begin_create_or_update(
+        GROUP, "c", rest_cluster(subnet_id(azure_double), networkPolicy="none", **overlay)
+    ).result()
+    azure_double.control(
+        "POST", "/_fake/operations", {"namespace": "Microsoft.ContainerService", "polls": None, "seconds": 600}
+    )
+    # the partial PUT: networkPolicy given, networkDataplane omitted (AKS keeps the cluster's value)
+    sdk.managed_clusters.begin_create_or_update(
+        GROUP, "c", rest_cluster(subnet_id(azure_double), networkPolicy="calico", **overlay)
+    )
+    running = sdk.managed_clusters.get(GROUP, "c").as_dict()["properties"]
+    assert running["provisioningState"] == "Updating"
+    assert {p["provisioningState"] for p in running["agentPoolProfiles"]} == {"Updating"}
+    azure_double.control("POST", "/_fake/operations/settle")
+    done = sdk.managed_clusters.get(GROUP, "c").as_dict()["properties"]
+    assert done["provisioningState"] == "Succeeded"
+    assert {p["provisioningState"] for p in done["agentPoolProfiles"]} == {"Succeeded"}
+    assert done["networkProfile"]["networkPolicy"] == "calico"
+    assert done["networkProfile"]["networkDataplane"] == "azure"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
 import yaml
 
 from tests.integration.conftest import ROOT
@@ -132,6 +133,30 @@ def test_step_preflight_asserts(ansible_playbook, azure_double, tmp_path):
     )
     assert run.rc != 0
     assert "aks_node_count (0)" in run.output
+    assert azure_double.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"aks_network_plugin": "kubenet", "aks_network_policy": "cilium", "aks_network_dataplane": "cilium"},
+            "aks_network_policy: cilium cannot run on kubenet",
+        ),
+        ({"aks_network_policy": "cilium"}, "aks_network_policy: cilium needs aks_network_dataplane: cilium"),
+        ({"aks_network_dataplane": "cilium"}, "aks_network_dataplane: cilium needs aks_network_policy: cilium"),
+        (
+            {"aks_network_policy": "cilium", "aks_network_dataplane": "cilium"},
+            "aks_network_dataplane: cilium needs Azure CNI overlay",
+        ),
+    ],
+)
+def test_step_preflight_refuses_engine_combinations_aks_refuses(
+    ansible_playbook, azure_double, tmp_path, extra, message
+):
+    run = ansible_playbook(steps_playbook(tmp_path), env=azure_double.env, extra_vars=extra, tags="cluster")
+    assert run.rc != 0
+    assert message in run.output
     assert azure_double.requests() == []
 
 

@@ -17,7 +17,12 @@ Validation, as AKS answers it:
 - the address plan: service CIDR overlapping the node subnet (ServiceCidrOverlapExistingSubnetsCidr),
   DNS service IP outside the service CIDR or on its network / first address (InvalidDNSServiceIP),
   pod CIDR rules, plugin / mode / policy / dataplane combinations (InvalidParameter / *NotSupported);
-- on an existing cluster, network-profile and other immutable changes -> 400 PropertyChangeNotAllowed.
+- on an existing cluster, network-profile and other immutable changes -> 400 PropertyChangeNotAllowed;
+- the network policy engine changes in place as AKS allows it (ENGINE_TRANSITIONS): the update is a
+  long-running operation during which every agent pool is ``Updating`` (reimaged at once), and the
+  cluster records each change in ``_engine_changes`` (see /_fake/state); refused changes answer AKS's
+  errors (CiliumDataplaneRequiresNetworkPolicyCilium, NetworkPolicyCiliumRequiresCiliumDataplane, ...:
+  which are verified and which plausible is listed in tests/fakes/README.md).
 
 listClusterUserCredential / listClusterAdminCredential return a kubeconfig for the server in
 ``state.kube`` (the Kubernetes double's info.json: url, ca_file, token), or https://<fqdn>:443 with
@@ -63,12 +68,11 @@ CLUSTER = (
 DEFAULT_KUBERNETES_VERSION = "1.34.2"
 SUPPORTED_MINOR_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
 
-# (REST path inside properties, human name) of what AKS does not change on an existing cluster.
+# (REST path inside properties, human name) of what AKS does not change on an existing cluster. The engine
+# (networkPolicy, networkDataplane) changes only as ENGINE_TRANSITIONS allows.
 IMMUTABLE_NETWORK = (
     "networkPlugin",
     "networkPluginMode",
-    "networkPolicy",
-    "networkDataplane",
     "podCidr",
     "serviceCidr",
     "dnsServiceIP",
@@ -76,6 +80,53 @@ IMMUTABLE_NETWORK = (
     "loadBalancerSku",
 )
 IMMUTABLE_POOL = ("vmSize", "vnetSubnetID", "podSubnetID", "osType")
+
+
+# In-place engine changes (learn.microsoft.com azure/aks/use-network-policies: install on an existing cluster from
+# none, uninstall to none; azure-cni-powered-by-cilium: update an existing cluster, networkDataplane and
+# networkPolicy cilium together; migrate-from-npm-to-cilium-network-policy). Cilium is never left in place.
+ENGINE_TRANSITIONS = {
+    "none": ("azure", "calico", "cilium"),
+    "azure": ("cilium", "none"),
+    "calico": ("cilium", "none"),
+    "cilium": (),
+}
+
+
+def _cilium_dataplane_requires_cilium_policy() -> ArmError:
+    # Verified: the answer quoted in Azure/AKS-Construction#535 (code, message, subcode, target).
+    return ArmError(
+        400,
+        "BadRequest",
+        "Cilium dataplane requires network policy cilium.",
+        target="networkProfile.networkPolicy",
+        subcode="CiliumDataplaneRequiresNetworkPolicyCilium",
+    )
+
+
+def _cilium_policy_requires_cilium_dataplane() -> ArmError:
+    # Plausible: code and message as quoted by third-party troubleshooting notes, not by Microsoft.
+    return ArmError(
+        400,
+        "NetworkPolicyNotSupported",
+        "NetworkPolicy cilium requires NetworkDataplane cilium",
+        target="networkProfile.networkPolicy",
+        subcode="NetworkPolicyCiliumRequiresCiliumDataplane",
+    )
+
+
+def _cilium_windows_pools(pools: list[dict[str, Any]]) -> ArmError | None:
+    windows = [p.get("name") for p in pools if str(p.get("osType") or "").lower() == "windows"]
+    if not windows:
+        return None
+    # Plausible: AKS documents the limitation ("not supported with Windows node pools"), not its error code.
+    return ArmError(
+        400,
+        "BadRequest",
+        f"Cilium dataplane is not supported with Windows agent pools: {', '.join(windows)}.",
+        target="networkProfile.networkDataplane",
+        subcode="CiliumDataplaneWindowsNodePoolNotSupported",
+    )
 
 
 @functools.cache
@@ -292,18 +343,13 @@ def _validate_network(props: dict[str, Any], subnets: list[Any]) -> None:
                 "Cilium dataplane requires network plugin azure with overlay mode or a pod subnet.",
                 "networkProfile.networkDataplane",
             )
-        if policy in ("calico", "azure"):
-            raise _bad(
-                "InvalidParameter",
-                f"Network policy {policy} is not supported with the cilium dataplane; use networkPolicy cilium.",
-                "networkProfile.networkPolicy",
-            )
+        if policy != "cilium":
+            raise _cilium_dataplane_requires_cilium_policy()
+        windows = _cilium_windows_pools(pools)
+        if windows is not None:
+            raise windows
     if policy == "cilium" and dataplane != "cilium":
-        raise _bad(
-            "InvalidParameter",
-            "Network policy cilium requires networkDataplane cilium.",
-            "networkProfile.networkPolicy",
-        )
+        raise _cilium_policy_requires_cilium_dataplane()
     if policy == "azure" and plugin != "azure":
         raise _bad(
             "AzureNetworkPolicyNotSupported" if plugin == "kubenet" else "InvalidParameter",
@@ -454,7 +500,13 @@ def _stored_cluster(req: Request, body: dict[str, Any], existing: dict[str, Any]
             "nodeResourceGroup": node_rg,
             "enableRBAC": props.get("enableRBAC", True),
             "maxAgentPools": 100,
-            "networkProfile": _fill_network_defaults(props.get("networkProfile") or {}),
+            # On an update AKS backfills what the PUT omits from the cluster (azure-cli-extensions#6809).
+            "networkProfile": _fill_network_defaults(
+                {
+                    **(old.get("networkProfile") or {}),
+                    **{k: v for k, v in (props.get("networkProfile") or {}).items() if v is not None},
+                }
+            ),
             "powerState": {"code": "Running"},
             "identityProfile": {
                 "kubeletidentity": {
@@ -525,15 +577,81 @@ def _check_immutable(existing: dict[str, Any], body: dict[str, Any]) -> None:
                 )
 
 
-def _start(req: Request, cluster: dict[str, Any], status: int, state_name: str) -> Response:
+def _engine(net: dict[str, Any]) -> tuple[str, str]:
+    return (
+        str(net.get("networkPolicy") or "none").lower(),
+        str(net.get("networkDataplane") or "azure").lower(),
+    )
+
+
+def _check_engine_change(existing: dict[str, Any], props: dict[str, Any]) -> tuple[str, str] | None:
+    """An engine change on an existing cluster: the new (policy, dataplane), None when unchanged; ArmError if refused.
+
+    An omitted networkPolicy / networkDataplane keeps the cluster's value, as AKS backfills a partial PUT
+    (azure-cli-extensions#6809).
+    """
+    old_props = existing["properties"]
+    old_net = old_props.get("networkProfile") or {}
+    new_net = props.get("networkProfile") or {}
+    have = _engine(old_net)
+    want = _engine(
+        {
+            "networkPolicy": new_net.get("networkPolicy") or old_net.get("networkPolicy"),
+            "networkDataplane": new_net.get("networkDataplane") or old_net.get("networkDataplane"),
+        }
+    )
+    if want == have:
+        return None
+    (have_policy, have_plane), (want_policy, want_plane) = have, want
+    if want_plane != have_plane and have_plane == "cilium":
+        raise _bad(
+            "PropertyChangeNotAllowed",
+            "Changing property 'networkProfile.networkDataplane' is not allowed.",
+            "networkProfile.networkDataplane",
+        )
+    if want_plane == "cilium" and want_policy != "cilium":
+        raise _cilium_dataplane_requires_cilium_policy()
+    if want_policy == "cilium" and want_plane != "cilium":
+        raise _cilium_policy_requires_cilium_dataplane()
+    if want_policy != have_policy and want_policy not in ENGINE_TRANSITIONS.get(have_policy, ()):
+        # Plausible: the code the double used for every network-profile change before engines could change.
+        raise _bad(
+            "PropertyChangeNotAllowed",
+            f"Changing property 'networkProfile.networkPolicy' from '{have_policy}' to '{want_policy}' is not allowed.",
+            "networkProfile.networkPolicy",
+        )
+    if want_plane == "cilium":
+        mode = str((old_props.get("nodeProvisioningProfile") or {}).get("mode") or "").lower()
+        if mode == "auto":
+            raise _bad(
+                "BadRequest",
+                "Updating the network dataplane to cilium is not supported while node auto-provisioning is enabled.",
+                "networkProfile.networkDataplane",
+            )
+    return want
+
+
+def _start(req: Request, cluster: dict[str, Any], status: int, state_name: str, *, reimage: bool = False) -> Response:
     key = _key(cluster["resourceGroup"], cluster["name"])
     cluster["properties"]["provisioningState"] = state_name
+    settle = settle_provisioning("managed_clusters", key)
+    if reimage:
+        # An engine change reimages every node pool at once: the pools are Updating until the operation ends.
+        for pool in cluster["properties"]["agentPoolProfiles"]:
+            pool["provisioningState"] = "Updating"
+
+    def done(state: State, succeeded: bool, error: dict[str, Any] | None) -> None:
+        settle(state, succeeded, error)
+        stored = state.bucket("managed_clusters").get(key)
+        if stored is not None and reimage:
+            for pool in stored["properties"]["agentPoolProfiles"]:
+                pool["provisioningState"] = "Succeeded" if succeeded else "Failed"
 
     return start_lro(
         req,
         namespace="Microsoft.ContainerService",
         location=cluster["location"],
-        on_done=settle_provisioning("managed_clusters", key),
+        on_done=done,
         status=status,
         body=_public(cluster),
     )
@@ -570,14 +688,20 @@ def put_cluster(req: Request) -> Response:
     props = body.get("properties") or {}
     if existing is not None and not props.get("agentPoolProfiles"):
         props["agentPoolProfiles"] = existing["properties"]["agentPoolProfiles"]
+    engine = None if existing is None else _check_engine_change(existing, props)
     subnets = _validate_pools(req, props, (existing or {}).get("location") or body.get("location") or "")
     _validate_network(props, subnets)
     cluster = _stored_cluster(req, body, existing)
     follow_network_policy(req.state.kube, cluster)  # the lab's Kubernetes enforces as this cluster would
+    history = list((existing or {}).get("_engine_changes") or [])
+    if engine is not None:
+        history.append({"from": list(_engine(existing["properties"].get("networkProfile") or {})), "to": list(engine)})
+    if history:
+        cluster["_engine_changes"] = history
     clusters[_key(group_name, name)] = cluster
     if existing is None:
         return _start(req, cluster, 201, "Creating")
-    return _start(req, cluster, 200, "Updating")
+    return _start(req, cluster, 200, "Updating", reimage=engine is not None)
 
 
 @route("DELETE", CLUSTER, api_versions=API_VERSIONS)

@@ -127,17 +127,21 @@ class ArmError(Exception):
         target: str | None = None,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        subcode: str | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.target = target
+        self.subcode = subcode  # AKS adds one to some errors (e.g. CiliumDataplaneRequiresNetworkPolicyCilium)
         self.details = details
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.subcode:
+            error["subcode"] = self.subcode
         if self.target:
             error["target"] = self.target
         if self.details:

@@ -348,3 +348,132 @@ def test_compare_a_failed_cluster_is_a_change_that_a_put_repairs(state):
     assert changes == {"provisioning_state": (state, "Succeeded")}
     # the repair sends the cluster as it is
     assert _aks.apply_changes(current, walkthrough(), changes) == current
+
+
+# --- network policy engine changes in place ----------------------------------------------------------------
+
+OVERLAY = {"networkPluginMode": "overlay", "podCidr": "192.168.0.0/16"}
+
+
+def engine_params(policy, dataplane=None, **overrides):
+    """Only what a migration sets: the engine (and the plugin it already has)."""
+    return walkthrough(
+        network_policy=policy,
+        network_dataplane=dataplane,
+        network_plugin=None,
+        service_cidr=None,
+        dns_service_ip=None,
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize(
+    ("have", "policy", "dataplane", "expected"),
+    [
+        ({"networkPolicy": "none"}, "azure", None, {"network_policy": ("none", "azure")}),
+        ({"networkPolicy": "none"}, "calico", None, {"network_policy": ("none", "calico")}),
+        ({}, "calico", None, {"network_policy": ("none", "calico")}),  # no networkPolicy means none
+        (
+            {"networkPolicy": "azure", "networkDataplane": "azure", **OVERLAY},
+            "cilium",
+            "cilium",
+            {"network_policy": ("azure", "cilium"), "network_dataplane": ("azure", "cilium")},
+        ),
+        (
+            {"networkPolicy": "calico", **OVERLAY},
+            "cilium",
+            "cilium",
+            {"network_policy": ("calico", "cilium"), "network_dataplane": ("azure", "cilium")},
+        ),
+        ({"networkPolicy": "azure"}, "none", None, {"network_policy": ("azure", "none")}),
+        ({"networkPolicy": "calico"}, "none", None, {"network_policy": ("calico", "none")}),
+    ],
+)
+def test_engine_changes_aks_makes_in_place(have, policy, dataplane, expected):
+    current = current_cluster(**have)
+    if "networkPolicy" not in have:
+        del current["properties"]["networkProfile"]["networkPolicy"]
+    changes, immutable = _aks.compare(engine_params(policy, dataplane), current)
+    assert immutable == []
+    assert changes == expected
+    body = _aks.apply_changes(current, engine_params(policy, dataplane), changes)
+    network = body["properties"]["networkProfile"]
+    assert network["networkPolicy"] == policy
+    assert network.get("networkDataplane") == (dataplane or have.get("networkDataplane"))
+    # the rest of the profile is sent back as it was
+    assert network["serviceCidr"] == "10.0.0.0/16"
+    assert _aks.compare(engine_params(policy, dataplane), body) == ({}, [])  # idempotent once applied
+
+
+@pytest.mark.parametrize(
+    ("have", "policy", "dataplane", "pools", "field", "fix"),
+    [
+        ({"networkPolicy": "azure"}, "calico", None, None, "network_policy", "go through none"),
+        ({"networkPolicy": "calico"}, "azure", None, None, "network_policy", "go through none"),
+        (
+            {"networkPolicy": "cilium", "networkDataplane": "cilium", **OVERLAY},
+            "none",
+            None,
+            None,
+            "network_policy",
+            "Cilium cannot be replaced or removed in place",
+        ),
+        (
+            {"networkPolicy": "cilium", "networkDataplane": "cilium", **OVERLAY},
+            "calico",
+            "azure",
+            None,
+            "network_dataplane",
+            "keep network_dataplane: cilium",
+        ),
+        (
+            {"networkPlugin": "kubenet", "networkPolicy": "calico", "podCidr": "10.244.0.0/16"},
+            "cilium",
+            "cilium",
+            None,
+            "network_policy",
+            "move it to Azure CNI overlay first",
+        ),
+        ({"networkPolicy": "azure"}, "cilium", "cilium", None, "network_policy", "move it to overlay first"),
+        (
+            {"networkPolicy": "azure", **OVERLAY},
+            "cilium",
+            "cilium",
+            [{"name": "npwin", "osType": "Windows", "mode": "User"}],
+            "network_policy",
+            "Windows node pools (npwin)",
+        ),
+        (
+            {"networkPlugin": "kubenet", "networkPolicy": "none", "podCidr": "10.244.0.0/16"},
+            "azure",
+            None,
+            None,
+            "network_policy",
+            "use network_policy: calico",
+        ),
+    ],
+)
+def test_engine_changes_aks_refuses_name_the_field_and_the_fix(have, policy, dataplane, pools, field, fix):
+    current = current_cluster(**have)
+    if pools:
+        current["properties"]["agentPoolProfiles"] += pools
+    changes, immutable = _aks.compare(engine_params(policy, dataplane), current)
+    assert "network_policy" not in changes
+    assert "network_dataplane" not in changes
+    assert len(immutable) == 1, immutable
+    assert immutable[0].startswith(f"{field}:")
+    assert fix in immutable[0]
+
+
+def test_engine_change_refused_with_node_auto_provisioning():
+    current = current_cluster(networkPolicy="azure", **OVERLAY)
+    current["properties"]["nodeProvisioningProfile"] = {"mode": "Auto"}
+    _changes, immutable = _aks.compare(engine_params("cilium", "cilium"), current)
+    assert immutable
+    assert "node auto-provisioning" in immutable[0]
+
+
+def test_engine_unchanged_is_no_change():
+    current = current_cluster(networkPolicy="cilium", networkDataplane="cilium", **OVERLAY)
+    assert _aks.compare(engine_params("cilium", "cilium"), current) == ({}, [])
+    assert _aks.compare(engine_params("Cilium", None), current) == ({}, [])

@@ -505,3 +505,25 @@ def _bench_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_engine_option_predicts_with_that_engines_semantics():
+    from_cidr = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "from-vnet", "namespace": "default"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "api"}},
+            "ingress": [{"from": [{"ipBlock": {"cidr": "10.240.0.0/16"}}]}],
+        },
+    }
+    verdicts = {}
+    for engine in ("upstream", "azure", "cilium"):
+        out = mod.describe(
+            params(**WALKTHROUGH, policies=[from_cidr], engine=engine, sources=["default/test-np"], pairs="all")
+        )
+        (item,) = [r for r in out["results"] if r["to"] == "default/api"]
+        verdicts[engine] = item["allowed"]
+    # Cilium never lets an ipBlock match a pod address; NPM and the spec do
+    assert verdicts == {"upstream": True, "azure": True, "cilium": False}
+    assert ArgumentSpecValidator(mod.ARGUMENT_SPEC).validate({"engine": "weave"}).error_messages
