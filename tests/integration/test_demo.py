@@ -50,7 +50,9 @@ def test_every_step_tells_the_story_then_deny_runs_on_its_own(ansible_playbook, 
     assert "predicted by the NetworkPolicy engine" in full.stdout
     # Output a person reads: the tables as text blocks, one summary of the probing steps at the end.
     assert "msg: |-\n        observed ('.' allowed, 'X' blocked):\n" in full.stdout
-    label_tables = full.stdout.split("TASK [Label - show the observed and predicted truth tables]")[1].split("TASK [")[0]
+    label_tables = full.stdout.split("TASK [Label - show the observed and predicted truth tables]")[1].split("TASK [")[
+        0
+    ]
     assert "\\n" not in label_tables, label_tables  # one table row per line, not a printed backslash-n
     summary = full.stdout.split("TASK [Summary of the steps that probed]")[1]
     rows = re.findall(r"^ +(baseline|deny|allow|label) +(\w+) +(\w+) +(\d+\.\d)$", summary, re.MULTILINE)
