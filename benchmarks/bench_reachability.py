@@ -24,7 +24,8 @@ Per size it prints:
             JSON it prints). Targets: 5,000 pods / 1,000 policies under 1 s with a result under 1 MB;
             20,000 pods under 3 s.
   floor     the same module process on a cluster of one pod: what any run costs (Python, the imports of
-            ansible's module_utils from the AnsiballZ payload and of the kubernetes client library)
+            ansible's module_utils from the AnsiballZ payload; an offline run does not import the kubernetes
+            client library)
   spec      Ansible's argument spec check of those arguments in this process: the module's spec (lists of
             raw items the engine checks) against the per-item suboption spec of version 0.1.0
   scrub     Ansible's no_log scrubbing (remove_values, with one secret) of the module's result

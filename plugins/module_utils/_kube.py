@@ -33,23 +33,48 @@ from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
-try:
-    import urllib3
-    from kubernetes import client as k8s_client
-    from kubernetes.client.exceptions import ApiException
 
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - exercised only without the library
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = str(exc)
+class _Unavailable(Exception):
+    """Stands for ApiException until the kubernetes library is imported (nothing raises it)."""
 
-    class ApiException(Exception):  # type: ignore[no-redef]
-        status = None
+    status = None
+
+
+class _Library:
+    """The kubernetes client library (and kubernetes.core's client factory, which imports it), imported on
+    first use: about half the fixed cost of a module run, which work that reads no cluster never pays."""
+
+    tried = False
+    error: str | None = None
+    client: Any = None
+    urllib3: Any = None
+    get_api_client: Any = None
+    ApiException: type[BaseException] = _Unavailable
+
+
+def _kubernetes() -> type[_Library]:
+    """The imported kubernetes library (``_Library``); ``_Library.error`` says why when it is missing."""
+    if not _Library.tried:
+        _Library.tried = True
+        try:
+            import urllib3
+            from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+            from kubernetes import client as k8s_client
+            from kubernetes.client.exceptions import ApiException
+        except ImportError as exc:  # pragma: no cover - exercised only without the library
+            _Library.error = str(exc)
+        else:
+            _Library.client, _Library.urllib3, _Library.get_api_client = k8s_client, urllib3, get_api_client
+            _Library.ApiException = ApiException
+    return _Library
+
+
+def has_kubernetes() -> bool:
+    """Whether the kubernetes client library can be imported (imports it)."""
+    return _kubernetes().error is None
 
 
 # The connection options are kubernetes.core's own (argument spec, doc fragment
@@ -125,10 +150,12 @@ def is_transient(exc: BaseException) -> bool:
 
     TLS failures (a wrong CA, an expired certificate) and every other answer are not transient.
     """
-    if isinstance(exc, ApiException):
+    library = _kubernetes()
+    if isinstance(exc, library.ApiException):
         return _status(exc) in RETRY_STATUSES
-    if not HAS_KUBERNETES:
+    if library.error is not None:
         return False
+    urllib3 = library.urllib3
     if isinstance(exc, urllib3.exceptions.MaxRetryError):
         return not isinstance(exc.reason, urllib3.exceptions.SSLError)
     transient = (
@@ -175,17 +202,17 @@ def kube_retry(
     return decorate
 
 
-def _require_kubernetes() -> None:
-    if not HAS_KUBERNETES:
-        raise KubeError(
-            f"the Python library 'kubernetes' is required (pip install kubernetes): {KUBERNETES_IMPORT_ERROR}"
-        )
+def _require_kubernetes() -> type[_Library]:
+    library = _kubernetes()
+    if library.error is not None:
+        raise KubeError(f"the Python library 'kubernetes' is required (pip install kubernetes): {library.error}")
+    return library
 
 
 @kube_retry()
 def _k8s_client(auth: Mapping[str, Any]) -> Any:
     # kubernetes.core's factory; it also reads the server's /version, hence the retries.
-    return get_api_client(**auth)
+    return _require_kubernetes().get_api_client(**auth)
 
 
 def api_client_factory(params: Mapping[str, Any]) -> Callable[[], Any]:
@@ -194,7 +221,7 @@ def api_client_factory(params: Mapping[str, Any]) -> Callable[[], Any]:
     ``persist_config``). Raises KubeError. Each call returns a new ApiClient (an exec needs its own), with
     the factory's headers; retries are ``kube_retry``'s alone (urllib3's are turned off).
     """
-    _require_kubernetes()
+    library = _require_kubernetes()
     auth = {name: params[name] for name in KUBE_AUTH_ARG_SPEC if params.get(name) is not None}
     where = auth.get("host") or auth.get("kubeconfig") or "the default kubeconfig (~/.kube/config)"
     if isinstance(where, Mapping):
@@ -218,7 +245,7 @@ def api_client_factory(params: Mapping[str, Any]) -> Callable[[], Any]:
     headers = dict(k8s.client.client.default_headers)
 
     def factory() -> Any:
-        api_client = k8s_client.ApiClient(configuration)
+        api_client = library.client.ApiClient(configuration)
         api_client.default_headers.update(headers)
         return api_client
 
@@ -262,6 +289,7 @@ def api_error_text(exc: BaseException) -> str:
 
 def _apis(api_client: Any) -> tuple[Any, Any]:
     """CoreV1Api and NetworkingV1Api on ``api_client`` (one place, so tests can swap them)."""
+    k8s_client = _require_kubernetes().client
     return k8s_client.CoreV1Api(api_client), k8s_client.NetworkingV1Api(api_client)
 
 
@@ -287,7 +315,7 @@ class KubeClient:
         """One API call, retried while transient; its JSON, or None for a 404 when ``missing_ok``."""
         try:
             response = self._send(call, *args, **kwargs)
-        except ApiException as exc:
+        except _Library.ApiException as exc:
             status = _status(exc)
             if missing_ok and status == 404:
                 return None
@@ -518,14 +546,24 @@ class KubeModule:
     ``main()`` builds one, runs the module's work, and reports a ``KubeError`` with ``fail_from_error``.
     """
 
-    def __init__(self, argument_spec: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        argument_spec: Mapping[str, Any] | None = None,
+        needs_kubernetes: Callable[[Mapping[str, Any]], bool] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``needs_kubernetes(params)``: whether this run talks to a cluster (default: always). When it does
+        not, the kubernetes library is neither checked nor imported."""
         spec = copy.deepcopy(KUBE_AUTH_ARG_SPEC)
         spec.update(argument_spec or {})
-        # kubernetes.core's module base: it checks the kubernetes library and keeps the secrets of a
-        # kubeconfig given as a mapping out of logs and results.
-        self.module = AnsibleK8SModule(argument_spec=spec, check_pyyaml=False, **kwargs)
-        if not HAS_KUBERNETES:
-            self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+        # kubernetes.core's module base: it keeps the secrets of a kubeconfig given as a mapping out of logs
+        # and results. Its check of the kubernetes library (which imports it) runs below, when needed.
+        self.module = AnsibleK8SModule(argument_spec=spec, check_k8s=False, check_pyyaml=False, **kwargs)
+        if needs_kubernetes is None or needs_kubernetes(self.params):
+            self.module.requires("kubernetes")
+            self.module.has_at_least("kubernetes", "24.2.0", warn=True)
+            if not has_kubernetes():
+                self.module.fail_json(msg=missing_required_lib("kubernetes"), exception=_kubernetes().error)
         self._factory: Callable[[], Any] | None = None
 
     @property

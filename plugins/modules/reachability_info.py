@@ -511,6 +511,14 @@ def choose_source(params: dict) -> str:
     return source
 
 
+def reads_a_cluster(params: dict) -> bool:
+    """Whether the run reads the cluster (source=live); offline runs never import the kubernetes library."""
+    try:
+        return choose_source(params) == "live"
+    except InputProblem:
+        return False  # the run reports the problem
+
+
 def gather(params: dict, source: str) -> dict:
     """Namespaces, pods and policies in the engine's shapes (and the live mode's skipped pods)."""
     if source == "offline":
@@ -893,6 +901,7 @@ def _isolation_counts(cluster: netpol.Cluster) -> tuple[int, int]:
 def main() -> None:
     module = _kube.KubeModule(
         argument_spec=ARGUMENT_SPEC,
+        needs_kubernetes=reads_a_cluster,
         supports_check_mode=True,
         mutually_exclusive=[("namespaces", "namespace"), ("pods", "label_selectors")],
     )

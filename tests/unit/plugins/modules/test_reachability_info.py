@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -527,3 +530,41 @@ def test_engine_option_predicts_with_that_engines_semantics():
     # Cilium never lets an ipBlock match a pod address; NPM and the spec do
     assert verdicts == {"upstream": True, "azure": True, "cilium": False}
     assert ArgumentSpecValidator(mod.ARGUMENT_SPEC).validate({"engine": "weave"}).error_messages
+
+
+# An offline run reads no cluster, so it does not pay for importing the kubernetes client library (about half
+# the fixed cost of a run); a live run still imports it. Each run is a fresh interpreter, as a module run is.
+MODULE_RUN = """
+import json, sys
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.netpol.aks.plugins.modules import reachability_info
+with patch_module_args(json.loads(sys.argv[1])):
+    try:
+        reachability_info.main()
+    except SystemExit:
+        pass
+loaded = sorted(name for name in sys.modules if name.split(".")[0] == "kubernetes")
+print(json.dumps(loaded), file=sys.stderr)
+"""
+
+
+def run_module_process(args: dict) -> tuple[dict, list[str]]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+    proc = subprocess.run(
+        [sys.executable, "-c", MODULE_RUN, json.dumps(args)], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(proc.stdout), json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_an_offline_run_does_not_import_the_kubernetes_library():
+    result, loaded = run_module_process({**WALKTHROUGH, "policies": [DENY]})
+    assert result.get("failed") is not True, result
+    assert result["source"] == "offline"
+    assert loaded == []
+
+
+def test_a_live_run_still_imports_it_and_says_what_failed():
+    result, loaded = run_module_process({"kubeconfig": "/nowhere"})
+    assert result["failed"] is True
+    assert result["msg"].startswith("Failed to load Kubernetes credentials from /nowhere")
+    assert "kubernetes" in loaded
