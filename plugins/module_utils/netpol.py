@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -389,7 +390,14 @@ def _schema_validator() -> Any:
                 f"kubernetes-json-schema/{schema_dir}/networkpolicy-networking-v1.json", version
             )
             defs = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)["$defs"]
-            _SCHEMA_VALIDATOR = jsonschema.validators.Draft202012Validator(_inline_refs(schema, defs, ()))
+            schema = _inline_refs(schema, defs, ())
+            validator_class = jsonschema.validators.Draft202012Validator
+            if _shape_cache_usable(schema):
+                plain_items = validator_class.VALIDATORS["items"]
+                validator_class = jsonschema.validators.extend(
+                    validator_class, {"items": _items_once_per_shape(plain_items)}
+                )
+            _SCHEMA_VALIDATOR = validator_class(schema)
         except ImportError as exc:
             _SCHEMA_VALIDATOR = False
             _SCHEMA_PROBLEM[0] = (
@@ -425,6 +433,97 @@ def _inline_refs(node: Any, defs: Mapping, seen: tuple[str, ...]) -> Any:
     if isinstance(node, list):
         return [_inline_refs(v, defs, seen) for v in node]
     return node
+
+
+# The strict schema checks each distinct shape of a list item (a rule, a peer, a port, a selector
+# requirement) once: its verdict depends only on the keys of every object the schema describes field by
+# field, the values of maps (labels: every value checked alike, whatever its key), the type of every
+# scalar, every list item, and the exact value wherever the schema has an enum - as long as the schema
+# uses no keyword that looks at values in other ways (pattern, minimum, maxLength, format assertions...),
+# which _shape_cache_usable checks once. An item of a shape not yet seen valid is checked itself, so the
+# errors of a bad policy are the schema's own, with their paths.
+_SHAPE_KEYWORDS = frozenset(
+    {"$id", "$schema", "additionalProperties", "description", "enum", "format", "items", "oneOf", "properties"}
+    | {"required", "type"}
+)
+_VALID_SHAPES: set[tuple] = set()
+
+
+def _schema_keywords(node: Any, into: set[str]) -> set[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key.startswith("x-kubernetes-"):
+                continue  # annotations, not assertions
+            into.add(key)
+            if key == "properties" and isinstance(value, Mapping):
+                for sub in value.values():
+                    _schema_keywords(sub, into)
+            elif key in ("items", "additionalProperties", "oneOf"):
+                _schema_keywords(value, into)
+    elif isinstance(node, list):
+        for sub in node:
+            _schema_keywords(sub, into)
+    return into
+
+
+def _shape_cache_usable(schema: Mapping) -> bool:
+    return _schema_keywords(schema, set()) <= _SHAPE_KEYWORDS
+
+
+def _shape(value: Any, schema: Any) -> tuple:
+    """What the strict schema's verdict on ``value`` depends on (see _SHAPE_KEYWORDS)."""
+    schema = schema if isinstance(schema, Mapping) else {}
+    if "enum" in schema or ("oneOf" in schema and "enum" in _schema_keywords(schema["oneOf"], set())):
+        return ("=", json.dumps(value, sort_keys=True, default=repr))
+    if "oneOf" in schema:
+        schema = {}  # keys, types and items: no enum below
+    if isinstance(value, Mapping):
+        extra = schema.get("additionalProperties")
+        props = schema.get("properties")
+        if props is None and "required" not in schema and isinstance(extra, Mapping):
+            return ("m", tuple(sorted(_shape(item, extra) for item in value.values())))
+        props = props if isinstance(props, Mapping) else {}
+        return ("d", tuple(sorted((str(key), _shape(item, props.get(key, extra))) for key, item in value.items())))
+    if isinstance(value, list):
+        return ("l", tuple(_shape(item, schema.get("items")) for item in value))
+    if value is None or isinstance(value, bool):
+        return ("s", "null" if value is None else "bool")
+    if isinstance(value, float):
+        return ("s", "int" if value.is_integer() else "float")
+    if isinstance(value, (int, str)):
+        return ("s", "int" if isinstance(value, int) else "str")
+    return ("s", repr(type(value)))
+
+
+def _holds_lists_of_objects(schema: Mapping) -> bool:
+    props = schema.get("properties")
+    return isinstance(props, Mapping) and any(
+        isinstance(sub, Mapping) and isinstance(sub.get("items"), Mapping) and "properties" in sub["items"]
+        for sub in props.values()
+    )
+
+
+def _items_once_per_shape(plain_items: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``items`` keyword, checking an item only when no item of its shape was found valid before."""
+
+    def items(validator: Any, item_schema: Any, instance: Any, schema: Mapping) -> Any:
+        if not isinstance(item_schema, Mapping) or "prefixItems" in schema or not isinstance(instance, list):
+            yield from plain_items(validator, item_schema, instance, schema)
+            return
+        if _holds_lists_of_objects(item_schema):
+            # A rule: its peers and ports are cached one by one; its own shape rarely repeats.
+            yield from plain_items(validator, item_schema, instance, schema)
+            return
+        for index, item in enumerate(instance):
+            key = (id(item_schema), _shape(item, item_schema))
+            if key in _VALID_SHAPES:
+                continue
+            errors = list(validator.descend(instance=item, schema=item_schema, path=index))
+            if not errors:
+                _VALID_SHAPES.add(key)
+            yield from errors
+
+    return items
 
 
 def _json_path(parts: Iterable[Any]) -> str:

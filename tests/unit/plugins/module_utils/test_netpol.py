@@ -731,6 +731,38 @@ def test_strict_schema_catches_what_our_checks_do_not():
     assert "strict schema" in errors[0]
 
 
+def owned(name, owner):
+    return pol(name, {"podSelector": {}}) | {"metadata": {"name": name, "namespace": "x", "ownerReferences": [owner]}}
+
+
+def test_the_strict_schema_checks_each_shape_of_a_list_item_once_and_still_names_a_bad_field():
+    # ownerReferences items are checked by the strict schema alone: the valid ones warm the shape cache, then
+    # items of other shapes (a number where a string belongs, a required field missing) are still errors.
+    owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "1234"}
+    assert netpol.validate_policy(owned("a", owner)) == []
+    assert netpol.validate_policy(owned("b", owner | {"name": "other", "uid": "5678"})) == []
+    item_schema = netpol._schema_validator().schema["properties"]["metadata"]["properties"]["ownerReferences"]["items"]
+    assert (id(item_schema), netpol._shape(owner, item_schema)) in netpol._VALID_SHAPES
+    errors = netpol.validate_policy(owned("c", owner | {"uid": 5}))
+    assert len(errors) == 1
+    assert errors[0].startswith("x/c: metadata.ownerReferences[0].uid: 5 is not of type 'string' (strict schema")
+    errors = netpol.validate_policy(owned("d", {k: v for k, v in owner.items() if k != "name"}))
+    assert errors == [
+        f"x/d: metadata.ownerReferences[0]: 'name' is a required property (strict schema of Kubernetes "
+        f"{netpol.SCHEMA_VERSION})"
+    ]
+    # The cache keeps what the verdict depends on: the shape of a value, not the value, except under an enum.
+    assert netpol._shape({"uid": "1"}, item_schema) == netpol._shape({"uid": "2"}, item_schema)
+    assert netpol._shape({"uid": "1"}, item_schema) != netpol._shape({"uid": 1}, item_schema)
+    assert netpol._shape("TCP", {"enum": ["TCP"]}) != netpol._shape("tcp", {"enum": ["TCP"]})
+
+
+def test_the_shape_cache_is_off_for_a_schema_that_looks_at_values():
+    assert netpol._shape_cache_usable(netpol._schema_validator().schema)
+    assert not netpol._shape_cache_usable({"properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}})
+    assert not netpol._shape_cache_usable({"items": {"type": "integer", "minimum": 1}})
+
+
 def test_every_error_of_every_policy_is_reported_at_once():
     with pytest.raises(netpol.PolicyError) as info:
         netpol.Cluster(
