@@ -1,21 +1,31 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Measure the real lab's build and control plane (figures are printed, not asserted).
+"""Measure the real lab (figures are printed, not asserted): its build, its start, and a probe matrix.
 
-.venv/bin/python benchmarks/bench_lab.py            # warm build + control-plane start
+.venv/bin/python benchmarks/bench_lab.py            # everything below but a cold build (root)
 .venv/bin/python benchmarks/bench_lab.py --cold     # also a cold build: empty Go build cache and
                                                     # lab cache in temporary directories (long)
+.venv/bin/python benchmarks/bench_lab.py --only lab-up --only matrix
 
-`make lab-build` cold: the time the cached build recorded when it was made (tests/lab/build/build.sh
+build: `make lab-build` cold: the time the cached build recorded when it was made (tests/lab/build/build.sh
 writes it next to the binaries), and with --cold a fresh measurement. Warm: `make lab-build` with the
-binaries in the cache. Start: tests/lab/control_plane.py from nothing (TLS, etcd, API server
-/readyz, controller-manager and scheduler, the default ServiceAccount) to ready, three times.
+binaries in the cache.
+start: tests/lab/control_plane.py from nothing (TLS, etcd, API server /readyz, controller-manager and
+scheduler, the default ServiceAccount) to ready, three times.
+lab-up: `NETPOL_LAB_KUBE=real make lab-up` cold (a fresh state directory, the build cache warm) and
+warm (the lab already up: it says so and does nothing), then `make lab-down`.
+matrix: on a real lab (control plane, node, kube-proxy/CoreDNS/kube-router, started here), 10 busybox
+client pods x 10 busybox httpd target pods, probe_connectivity's TCP matrix (one exec per client, `nc
+-vv -z -w 1` to every target in parallel inside it), all allowed, then all blocked by a deny-all
+ingress policy that kube-router enforces. The module runs in this process (as benchmarks/bench_probe.py
+runs it), so the figures are the prober's and the lab's, without ansible-playbook's start-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -23,12 +33,26 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / ".collections"))
 
+from kubernetes import client as k8s_client  # noqa: E402
+from kubernetes import config as kube_config  # noqa: E402
+
+from ansible_collections.netpol.aks.plugins.module_utils import _kube  # noqa: E402
+from ansible_collections.netpol.aks.plugins.modules import probe_connectivity  # noqa: E402
 from tests.lab import paths  # noqa: E402
 from tests.lab.control_plane import ControlPlane  # noqa: E402
+
+PARTS = ("build", "start", "lab-up", "matrix")
+NAMESPACE = "bench"
+SOURCES = 10
+TARGETS = 10
+TIMEOUT = 1
+RUNS = 3
 
 
 def make_lab_build(env: dict[str, str] | None = None) -> float:
@@ -49,15 +73,10 @@ def recorded_builds() -> None:
         print(f"  {component} {version}: built in {int(seconds) / 60:.1f} min on {when} ({packages} packages compiled)")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cold", action="store_true", help="also time a build with empty Go and lab caches")
-    parser.add_argument("--starts", type=int, default=3, help="control-plane starts to time (default 3)")
-    args = parser.parse_args()
-
+def bench_build(cold: bool) -> None:
     print("make lab-build, as recorded by the build that filled the cache:")
     recorded_builds()
-    if args.cold:
+    if cold:
         with tempfile.TemporaryDirectory() as gocache, tempfile.TemporaryDirectory() as labcache:
             env = {**os.environ, "GOCACHE": gocache, "NETPOL_LAB_CACHE": labcache}
             print(
@@ -66,8 +85,10 @@ def main() -> int:
     warm = [make_lab_build() for _run in range(3)]
     print(f"make lab-build, warm (binaries cached): median {statistics.median(warm):.2f} s over {len(warm)} runs")
 
+
+def bench_start(starts: int) -> None:
     times = []
-    for _start in range(args.starts):
+    for _start in range(starts):
         with tempfile.TemporaryDirectory() as state:
             began = time.monotonic()
             plane = ControlPlane(Path(state) / "cp")
@@ -78,6 +99,195 @@ def main() -> int:
         f"control plane start to ready: median {statistics.median(times):.1f} s, "
         f"min {min(times):.1f} s, max {max(times):.1f} s over {len(times)} starts"
     )
+
+
+def _make(target: str, env: dict[str, str]) -> tuple[float, str]:
+    began = time.monotonic()
+    proc = subprocess.run(
+        ["make", "--no-print-directory", target], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    took = time.monotonic() - began
+    if proc.returncode != 0:
+        raise SystemExit(f"make {target} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return took, proc.stdout + proc.stderr
+
+
+def bench_lab_up() -> None:
+    """`make lab-up` with the real Kubernetes: cold (fresh state directory), warm (already up), then down."""
+    with tempfile.TemporaryDirectory(prefix="bench-lab-up-") as state:
+        env = {**os.environ, "NETPOL_LAB_KUBE": "real", "NETPOL_LAB_STATE_DIR": str(Path(state) / "lab")}
+        cold, out = _make("lab-up", env)
+        try:
+            started = sorted(p.name for p in (Path(state) / "lab").iterdir() if p.is_dir())
+            print(
+                f"make lab-up, cold (fresh state dir, build cache warm): {cold:.1f} s (started: {', '.join(started)})"
+            )
+            warm, out = _make("lab-up", env)
+            said = next((line for line in out.splitlines() if "already" in line.lower()), out.strip()[-120:])
+            print(f"make lab-up, warm (lab already up): {warm:.1f} s ({said.strip()})")
+        finally:
+            down, _out = _make("lab-down", env)
+        print(f"make lab-down: {down:.1f} s")
+
+
+# -- the 10 x 10 matrix on the real lab -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def real_lab(tmp: Path):
+    """Control plane, node and enforcing network, started here and stopped at the end."""
+    from tests.lab.lab_net import LabNet
+    from tests.lab.lab_node import LabNode
+
+    began = time.monotonic()
+    plane = ControlPlane(tmp / "cp")
+    plane.start()
+    try:
+        node = LabNode(tmp / "node", plane.info)
+        node.start()
+        try:
+            net = LabNet(tmp / "net", plane.info, node.info)
+            net.start()
+            try:
+                print(
+                    f"real lab (control plane, node, kube-proxy/CoreDNS/kube-router) up in {time.monotonic() - began:.1f} s"
+                )
+                yield plane.info
+            finally:
+                net.stop()
+        finally:
+            node.stop()
+    finally:
+        plane.stop()
+
+
+def run_module(kubeconfig: str, **params: object) -> dict:
+    spec = probe_connectivity.argument_spec()
+    full = {name: option.get("default") for name, option in spec.items()}
+    full.update(kubeconfig=kubeconfig, namespace=NAMESPACE, timeout=TIMEOUT, parallelism=SOURCES, protocol="tcp")
+    full.update(params)
+    module = SimpleNamespace(
+        params=full,
+        check_mode=False,
+        warn=lambda msg: print("warning:", msg),
+        api_client_factory=lambda: _kube.api_client_factory(full),
+    )
+    try:
+        return probe_connectivity.run(module)
+    except probe_connectivity.ProbeFailure as failure:
+        raise SystemExit(f"probe failed: {failure.message}") from failure
+
+
+def _pod(name: str, labels: dict[str, str], command: list[str]) -> dict:
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "main", "image": "busybox:1.36", "command": command}],
+        },
+    }
+
+
+def _workload(core: k8s_client.CoreV1Api) -> tuple[list[str], list[str], float]:
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    deadline = time.monotonic() + 60
+    while not core.list_namespaced_service_account(NAMESPACE).items:
+        if time.monotonic() > deadline:
+            raise SystemExit("no default ServiceAccount in the bench namespace")
+        time.sleep(0.2)
+    clients = [f"client-{i}" for i in range(SOURCES)]
+    targets = [f"target-{i}" for i in range(TARGETS)]
+    began = time.monotonic()
+    for name in clients:
+        core.create_namespaced_pod(NAMESPACE, _pod(name, {"role": "client"}, ["sleep", "86400"]))
+    for name in targets:
+        core.create_namespaced_pod(NAMESPACE, _pod(name, {"role": "target"}, ["httpd", "-f", "-p", "80"]))
+    pending = set(clients + targets)
+    while pending:
+        for name in list(pending):
+            status = core.read_namespaced_pod(name, NAMESPACE).status
+            if status.phase == "Running" and all(c.ready for c in status.container_statuses or []):
+                pending.discard(name)
+        if pending and time.monotonic() - began > 180:
+            raise SystemExit(f"pods not ready: {sorted(pending)}")
+        time.sleep(0.2)
+    return clients, targets, time.monotonic() - began
+
+
+def _timed_matrix(kubeconfig: str, clients: list[str], targets: list[str], expect: str) -> tuple[list[float], dict]:
+    """Settle first (kube-router takes a moment to enforce a new policy), then time RUNS single rounds."""
+    settle = run_module(
+        kubeconfig,
+        sources=[{"pod": n} for n in clients],
+        targets=[{"pod": n} for n in targets],
+        port=80,
+        expect=expect,
+        retries=30,
+        delay=0.5,
+    )
+    times = []
+    for _run in range(RUNS):
+        began = time.monotonic()
+        out = run_module(
+            kubeconfig,
+            sources=[{"pod": n} for n in clients],
+            targets=[{"pod": n} for n in targets],
+            port=80,
+            expect=expect,
+        )
+        times.append(time.monotonic() - began)
+        if out["verdict"] != "match" or len(out["results"]) != SOURCES * TARGETS:
+            raise SystemExit(f"{expect} matrix: {out['verdict_msg']}")
+    return times, settle
+
+
+def bench_matrix() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-lab-matrix-") as tmp, real_lab(Path(tmp)) as info:
+        kubeconfig = info["kubeconfig"]
+        api = kube_config.new_client_from_config(config_file=kubeconfig)
+        core = k8s_client.CoreV1Api(api)
+        clients, targets, startup = _workload(core)
+        print(f"  {SOURCES} busybox clients + {TARGETS} busybox httpd targets created to Ready: {startup:.1f} s")
+        allowed, _settle = _timed_matrix(kubeconfig, clients, targets, "allowed")
+        k8s_client.NetworkingV1Api(api).create_namespaced_network_policy(
+            NAMESPACE,
+            {
+                "metadata": {"name": "deny-all"},
+                "spec": {"podSelector": {"matchLabels": {"role": "target"}}, "policyTypes": ["Ingress"], "ingress": []},
+            },
+        )
+        began = time.monotonic()
+        blocked, settle = _timed_matrix(kubeconfig, clients, targets, "blocked")
+        enforced = max(r["stable_after"] for r in settle["results"])
+        print(
+            f"  deny-all enforced by kube-router (every cell blocked) {enforced:.1f} s after the first probe "
+            f"({settle['rounds']} rounds, {time.monotonic() - began:.1f} s including the timed runs)"
+        )
+        for what, times in (("allowed", allowed), ("blocked", blocked)):
+            print(
+                f"  {SOURCES} x {TARGETS} matrix, all {what} (TCP, timeout {TIMEOUT} s): median {statistics.median(times):.2f} s, "
+                f"min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} runs"
+            )
+        elapsed = sorted(r["elapsed"] for r in settle["results"])
+        print(f"  blocked: slowest exec {elapsed[-1]:.2f} s (each client's exec waits one {TIMEOUT} s timeout)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cold", action="store_true", help="also time a build with empty Go and lab caches")
+    parser.add_argument("--starts", type=int, default=3, help="control-plane starts to time (default 3)")
+    parser.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable)")
+    args = parser.parse_args()
+    parts = args.only or list(PARTS)
+    if "build" in parts:
+        bench_build(args.cold)
+    if "start" in parts:
+        bench_start(args.starts)
+    if "lab-up" in parts:
+        bench_lab_up()
+    if "matrix" in parts:
+        print("probe matrix on the real lab:")
+        bench_matrix()
     return 0
 
 

@@ -3,7 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A failing or overloaded API server does not end a step: the roles' kubernetes.core tasks and the
 collection's own modules repeat what failed for a reason that may pass (429, 5xx, a dropped connection),
-and stop at once on anything else."""
+and stop at once on anything else.
+
+The tests take the Kubernetes they fail as `kube`: here the Kubernetes double (its /_fake/config faults);
+tests/integration/lab/test_kube_retries_lab.py runs the same tests on the real lab, whose kube-apiserver
+fails on request behind tests/lab/fault_proxy.py (the same switches)."""
 
 from __future__ import annotations
 
@@ -25,11 +29,21 @@ FAST = {
 }
 
 
-def _statuses(kube_double, method: str, path_end: str, since: int = 0) -> list[int]:
+@pytest.fixture
+def kube(kube_double):
+    """The Kubernetes whose API server fails on request: `config(faults=...)`, `requests()`, `env`, `client()`."""
+    return kube_double
+
+
+@pytest.fixture
+def fast():
+    """The demo's variables for a quick run (a real data plane takes longer to enforce a new policy)."""
+    return dict(FAST)
+
+
+def _statuses(kube, method: str, path_end: str, since: int = 0) -> list[int]:
     """The answers to `method` requests on paths ending in `path_end`, from the `since`-th request on."""
-    return [
-        r["status"] for r in kube_double.requests()[since:] if r["method"] == method and r["path"].endswith(path_end)
-    ]
+    return [r["status"] for r in kube.requests()[since:] if r["method"] == method and r["path"].endswith(path_end)]
 
 
 @pytest.mark.parametrize(
@@ -44,35 +58,35 @@ def _statuses(kube_double, method: str, path_end: str, since: int = 0) -> list[i
     ],
     ids=["429-patch-test-np", "500-post-networkpolicies", "503-get-pod"],
 )
-def test_the_deny_step_survives_one_transient_failure(ansible_playbook, kube_double, fault, method, path_end):
-    cluster.seed(kube_double)
-    kube_double.config(faults=[fault])
-    seeded = len(kube_double.requests())
-    run = ansible_playbook(DEMO, env=kube_double.env, extra_vars=FAST, tags="deny", json_output=False)
+def test_the_deny_step_survives_one_transient_failure(ansible_playbook, kube, fast, fault, method, path_end):
+    cluster.seed(kube)
+    kube.config(faults=[fault])
+    seeded = len(kube.requests())
+    run = ansible_playbook(DEMO, env=kube.env, extra_vars=fast, tags="deny", json_output=False)
     assert run.rc == 0, run.output
-    assert _statuses(kube_double, method, path_end, seeded)[:2] == [fault["status"], 200 if method != "POST" else 201]
+    assert _statuses(kube, method, path_end, seeded)[:2] == [fault["status"], 200 if method != "POST" else 201]
     assert "FAILED - RETRYING" in run.stdout
-    assert cluster.policy_names(kube_double) == ["api-deny"]
-    assert "app" not in cluster.client_labels(kube_double)
+    assert cluster.policy_names(kube) == ["api-deny"]
+    assert "app" not in cluster.client_labels(kube)
     assert "expected blocked, observed blocked" in run.stdout
 
 
-def test_an_invalid_object_is_not_retried(ansible_playbook, kube_double):
+def test_an_invalid_object_is_not_retried(ansible_playbook, kube, fast):
     """A 422 is the same every time: the task fails at once, with the API server's words."""
-    cluster.seed(kube_double)
-    kube_double.config(faults=[{"status": 422, "path": "/networkpolicies$", "method": "POST", "count": 10}])
-    seeded = len(kube_double.requests())
-    run = ansible_playbook(DEMO, env=kube_double.env, extra_vars=FAST, tags="deny", json_output=False)
+    cluster.seed(kube)
+    kube.config(faults=[{"status": 422, "path": "/networkpolicies$", "method": "POST", "count": 10}])
+    seeded = len(kube.requests())
+    run = ansible_playbook(DEMO, env=kube.env, extra_vars=fast, tags="deny", json_output=False)
     assert run.rc != 0
     assert "FAILED - RETRYING" not in run.stdout
-    assert _statuses(kube_double, "POST", "/networkpolicies", seeded) == [422]
-    assert cluster.policy_names(kube_double) == []
+    assert _statuses(kube, "POST", "/networkpolicies", seeded) == [422]
+    assert cluster.policy_names(kube) == []
 
 
-def test_probe_connectivity_retries_reads_pod_creation_and_deletion(ansible_playbook, kube_double):
+def test_probe_connectivity_retries_reads_pod_creation_and_deletion(ansible_playbook, kube):
     """The module's own requests: a 503 reading the client pod, a 500 creating and deleting a probe pod."""
-    cluster.seed(kube_double)
-    kube_double.config(
+    cluster.seed(kube)
+    kube.config(
         faults=[
             {"status": 503, "path": "/pods/test-np$", "method": "GET"},
             {"status": 500, "path": "/pods$", "method": "POST"},
@@ -80,7 +94,7 @@ def test_probe_connectivity_retries_reads_pod_creation_and_deletion(ansible_play
             {"status": 503, "path": "/exec$", "method": "GET"},
         ]
     )
-    seeded = len(kube_double.requests())
+    seeded = len(kube.requests())
     extra = {
         "probe": {
             "namespace": cluster.NAMESPACE,
@@ -89,37 +103,37 @@ def test_probe_connectivity_retries_reads_pod_creation_and_deletion(ansible_play
             "expect": "allowed",
         }
     }
-    run = ansible_playbook(PROBE, env=kube_double.env, extra_vars=extra)
+    run = ansible_playbook(PROBE, env=kube.env, extra_vars=extra)
     assert run.rc == 0, run.output
     result = run.result("Probe")
     assert [r["result"] for r in result["results"]] == ["allowed", "allowed"]
     assert "leftover_pods" not in result
-    assert cluster.probe_pods(kube_double) == []
-    assert _statuses(kube_double, "GET", "/pods/test-np", seeded)[:2] == [503, 200]
-    assert _statuses(kube_double, "POST", "/pods", seeded) == [500, 201]
-    assert _statuses(kube_double, "DELETE", result["probe_pods"][0].split("/")[1], seeded) == [429, 200]
-    assert _statuses(kube_double, "GET", "/exec", seeded)[0] == 503
+    assert cluster.probe_pods(kube) == []
+    assert _statuses(kube, "GET", "/pods/test-np", seeded)[:2] == [503, 200]
+    assert _statuses(kube, "POST", "/pods", seeded) == [500, 201]
+    assert _statuses(kube, "DELETE", result["probe_pods"][0].split("/")[1], seeded) == [429, 200]
+    assert _statuses(kube, "GET", "/exec", seeded)[0] == 503
 
 
-def test_reachability_info_retries_its_reads(ansible_playbook, kube_double, tmp_path):
-    cluster.seed(kube_double, policies=("deny",))
-    kube_double.config(
+def test_reachability_info_retries_its_reads(ansible_playbook, kube, tmp_path):
+    cluster.seed(kube, policies=("deny",))
+    kube.config(
         faults=[
             {"status": 500, "path": "/networkpolicies$", "method": "GET"},
             {"status": 429, "path": "/pods$", "method": "GET"},
         ]
     )
-    seeded = len(kube_double.requests())
+    seeded = len(kube.requests())
     playbook = tmp_path / "reach.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
         "    - name: Reach\n      netpol.aks.reachability_info:\n"
         f"        namespace: [{cluster.NAMESPACE}]\n        ports: [{{port: 8080}}]\n"
     )
-    run = ansible_playbook(playbook, env=kube_double.env)
+    run = ansible_playbook(playbook, env=kube.env)
     assert run.rc == 0, run.output
     result = run.result("Reach")
     assert result["summary"]["policies"] == 1
     assert result["summary"]["blocked"] == 1
-    assert _statuses(kube_double, "GET", "/networkpolicies", seeded) == [500, 200]
-    assert _statuses(kube_double, "GET", "/pods", seeded) == [429, 200]
+    assert _statuses(kube, "GET", "/networkpolicies", seeded) == [500, 200]
+    assert _statuses(kube, "GET", "/pods", seeded) == [429, 200]

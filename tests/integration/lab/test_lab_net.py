@@ -5,16 +5,13 @@ namespace, with the real control plane and node.
 Pods run real tools (busybox wget and nslookup, nginx); a NetworkPolicy decision is made by
 kube-router's iptables rules and ip sets, never by the collection. The control plane and the node are
 the ones tests/lab starts (or running ones: NETPOL_LAB_CONTROL_PLANE_INFO and NETPOL_LAB_NODE_INFO =
-their info.json). Needs root. `make lab-net-test` runs this module alone.
+their info.json), from the fixtures of conftest.py. Needs root. `make lab-net-test` runs this module alone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -30,39 +27,6 @@ pytestmark = pytest.mark.xdist_group("lab-control-plane")
 WAIT = 60.0
 NAMESPACE = "netpol-demo"
 PROBE_TIMEOUT = 2
-
-
-@pytest.fixture(scope="module")
-def host_rules():
-    """The host's own iptables rules and ip sets before the lab's network starts (it must add none)."""
-    return lab_net.ruleset(None)
-
-
-@pytest.fixture(scope="module")
-def node_info(cp_info, host_rules, tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("the lab's network needs root (network namespaces, iptables); run the lab tests as root")
-    given = os.environ.get("NETPOL_LAB_NODE_INFO")
-    if given:
-        yield json.loads(Path(given).read_text())
-        return
-    from tests.lab.lab_node import LabNode
-
-    node = LabNode(tmp_path_factory.mktemp("lab-node"), cp_info)
-    node.start()
-    try:
-        yield node.info
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def lab(cp_info, node_info, tmp_path_factory):
-    """Services, DNS and kube-router; the last tests stop it themselves."""
-    net = lab_net.LabNet(tmp_path_factory.mktemp("lab-net"), cp_info, node_info)
-    net.start()
-    yield net
-    net.stop()
 
 
 @pytest.fixture(scope="module")
