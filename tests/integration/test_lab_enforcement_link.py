@@ -71,3 +71,29 @@ def test_a_lab_that_cannot_switch_fails_the_cluster_write_clearly():
         kube_link.follow_network_policy(link, {"properties": {"networkProfile": {"networkPolicy": "azure"}}})
     assert caught.value.status == 500
     assert "could not switch NetworkPolicy enforcement to networkPolicy 'azure'" in str(caught.value.message)
+
+
+def test_the_label_step_on_a_cluster_without_a_policy_engine_explains_instead_of_dumping_the_probes(
+    ansible_playbook, linked_lab, kube_double
+):
+    """`--tags label` where NetworkPolicy is not enforced: the unlabelled client gets through; the step
+    shows the one-line summary and the tables, then fails in the explanation, not in the probe task."""
+    extra = {**FAST, "aks_network_policy": "none"}
+    setup = ansible_playbook(
+        DEMO, env=linked_lab, extra_vars=extra, tags="feature,network,cluster,credentials,workload"
+    )
+    assert setup.rc == 0, setup.output
+    run = ansible_playbook(DEMO, env=linked_lab, extra_vars=extra, tags="label", json_output=False)
+    assert run.rc != 0, run.output
+    assert "nginx" not in run.output
+    failed = [line for line in run.stdout.splitlines() if line.startswith(("fatal:", "failed:"))]
+    assert len(failed) == 1, run.stdout
+    explanation = run.stdout.split("TASK [Label - explain the failure]")[1]
+    assert "fatal: [localhost]" in explanation, explanation
+    assert NOT_ENFORCING in explanation, explanation
+    assert "without the label app=api" in explanation, explanation
+    assert "netpol-unlabelled-client" in explanation  # the pair that got through the policy
+    verdict = run.stdout.split("TASK [Label - show the verdict]")[1].split("TASK [")[0]
+    assert "does not appear to enforce NetworkPolicy" in verdict, verdict
+    tables = run.stdout.split("TASK [Label - show the observed and predicted truth tables]")[1].split("TASK [")[0]
+    assert "predicted by the NetworkPolicy engine" in tables, tables
