@@ -318,6 +318,44 @@ def test_matrix_names_a_cluster_that_does_not_enforce(kube_double, probe):
     assert cluster.probe_pods(kube_double) == []
 
 
+@pytest.mark.parametrize(
+    ("engine", "verdict", "client_expected"), [("upstream", "match", "allowed"), ("cilium", "differences", "blocked")]
+)
+def test_the_predicted_expectation_follows_the_engine(kube_double, probe, engine, verdict, client_expected):
+    """An ipBlock that covers test-np's pod IP admits it under the Kubernetes spec (as the double enforces it)
+    and never under Cilium, where an ipBlock does not match pod addresses."""
+    seeded = cluster.seed(kube_double)
+    from kubernetes import client as k8s
+
+    policy = {
+        "metadata": {"name": "api-from-client-ip"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "api"}},
+            "ingress": [{"from": [{"ipBlock": {"cidr": f"{seeded['client_ip']}/32"}}]}],
+        },
+    }
+    k8s.NetworkingV1Api(kube_double.client()).create_namespaced_network_policy(
+        cluster.NAMESPACE, policy, _preload_content=False, _headers=cluster.JSON_BODY
+    )
+    sources = [{"pod": "test-np"}, {"labels": {"run": "netpol-other-client"}}]
+    result, run = probe(sources=sources, targets=["api"], port=80, expect="predicted", engine=engine)
+    assert (run.rc == 0) is (verdict == "match"), run.output
+    assert result["verdict"] == verdict, result["verdict_msg"]
+    # Observed: what the data plane did, the same under both engines.
+    assert result["truth_table"] == {
+        "netpol-demo/test-np": {"netpol-demo/api:80": "allowed"},
+        "netpol-demo/[run=netpol-other-client]": {"netpol-demo/api:80": "blocked"},
+    }
+    # Predicted: what the chosen engine says.
+    assert result["expected_table"] == {
+        "netpol-demo/test-np": {"netpol-demo/api:80": client_expected},
+        "netpol-demo/[run=netpol-other-client]": {"netpol-demo/api:80": "blocked"},
+    }
+    differences = [(d["from"], d["expected"], d["result"]) for d in result["differences"]]
+    assert differences == ([] if engine == "upstream" else [("netpol-demo/test-np", "blocked", "allowed")])
+    assert cluster.probe_pods(kube_double) == []
+
+
 def test_matrix_waits_for_enforcement_and_reports_when_it_stabilised(kube_double, probe):
     cluster.seed(kube_double)
     # The CNI applies the policy 10 s after it is created: the first probes still get through.
