@@ -61,7 +61,7 @@ DEFAULT_PROBE_IMAGE = "busybox:1.36"
 PROBE_POD_LIFETIME = 900
 
 # Waiting reasons that mean the probe pod will never become ready: give up at once.
-_FATAL_WAITING = frozenset(
+FATAL_WAITING_REASONS = frozenset(
     {
         "ErrImagePull",
         "ImagePullBackOff",
@@ -243,7 +243,10 @@ class Target:
         return self.value
 
     def with_port(self, port: int, *, short: bool = False) -> str:
-        """``<target>:<port>``, an IPv6 address in brackets (``ip [fd00::1]:80``)."""
+        """``<target>:<port>``, an IPv6 address in brackets (``ip [fd00::1]:80``); a URL that names its port
+        as written (``url http://x:8080``)."""
+        if self.kind == "url" and urlsplit(self.value).port is not None:
+            return self.short if short else self.name
         if self.kind == "ip" and is_ipv6(self.value):
             return f"{'' if short else 'ip '}[{self.value}]:{port}"
         return f"{self.short if short else self.name}:{port}"
@@ -657,7 +660,7 @@ def pod_readiness(pod: dict[str, Any]) -> tuple[bool, str, bool]:
         return False, f"phase {phase} ({status.get('reason') or status.get('message') or 'ended'})", True
     for cs in status.get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting")
-        if waiting and waiting.get("reason") in _FATAL_WAITING:
+        if waiting and waiting.get("reason") in FATAL_WAITING_REASONS:
             detail = waiting.get("message") or ""
             return False, f"{waiting['reason']} for image {cs.get('image')!r} {detail}".strip(), True
         terminated = (cs.get("state") or {}).get("terminated")

@@ -100,7 +100,7 @@ class Prober:
     # -- validation ----------------------------------------------------------------------------
 
     def check_inputs(
-        self, sources: list[Source], targets: list[Target], namespace: str
+        self, sources: list[Source], targets: list[Target]
     ) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
         """Fail before anything is created: every namespace, named pod and target Service must exist.
 

@@ -672,7 +672,7 @@ def probe(module: _kube.KubeModule) -> dict[str, Any]:
         parallelism=params["parallelism"],
     )
     cells: list[_probe.Cell] = plan["cells"]
-    pods, services = prober.check_inputs(plan["sources"], plan["targets"], plan["namespace"])
+    pods, services = prober.check_inputs(plan["sources"], plan["targets"])
     check_service_ports(cells, services)
     for cell in cells:
         cell.host = _probe.resolve_host(cell.target, pods)

@@ -306,7 +306,7 @@ def test_unknown_image_is_err_image_pull_then_backoff(core, namespace):
     assert pod.status.phase == "Pending"
     assert not pod.status.container_statuses[0].ready
     # The collection's prober gives up on such a pod at once (never "blocked").
-    assert seen <= probe._FATAL_WAITING | {"ContainerCreating"}
+    assert seen <= probe.FATAL_WAITING_REASONS | {"ContainerCreating"}
 
 
 def test_run_as_non_root_with_a_root_image_is_a_config_error(core, namespace):

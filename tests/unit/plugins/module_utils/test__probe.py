@@ -447,3 +447,25 @@ def test_render_table():
     assert lines[0].split() == ["-", "ns/api:80"]
     assert lines[1].split() == ["ns/s", "."]
     assert lines[2].split() == ["ns/t", "X"]
+
+
+@pytest.mark.parametrize(
+    ("url", "port", "shown"),
+    [("http://api.other.svc:8080/", 8080, "api.other.svc:8080/"), ("http://api", 80, "api:80")],
+)
+def test_a_url_target_shows_its_port_once(url, port, shown):
+    target = _probe.normalise_target({"url": url}, "ns")
+    assert target.url_port == port
+    assert target.with_port(port) == f"url http://{shown}"
+    assert target.with_port(port, short=True) == f"http://{shown}"
+    cell = Cell(Source("ns", pod="client"), target, port, "http")
+    assert cell.label == f"ns/client -> url http://{shown}"
+
+
+def test_the_waiting_reasons_that_never_end_are_public_and_fatal():
+    assert {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"} <= _probe.FATAL_WAITING_REASONS
+    for reason in sorted(_probe.FATAL_WAITING_REASONS):
+        status = {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": reason}}}]}
+        assert _probe.pod_readiness({"status": status})[2] is True, reason
+    waiting = {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}]}
+    assert _probe.pod_readiness({"status": waiting})[2] is False

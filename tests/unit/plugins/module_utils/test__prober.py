@@ -36,6 +36,18 @@ def _manifest(prober, labels=(("app", "api"),), index=0):
     return prober.pod_manifest(index, Source(cluster.NAMESPACE, labels=labels))
 
 
+def test_check_inputs_reads_the_pods_and_services_its_sources_and_targets_name(prober):
+    """Each source and target carries its own namespace: check_inputs needs nothing else."""
+    pods, services = prober.check_inputs(
+        [Source(cluster.NAMESPACE, pod="test-np"), Source("default", labels=(("app", "api"),))],
+        [Target("service", "api", cluster.NAMESPACE), Target("ip", "10.0.0.1", "default")],
+    )
+    assert list(pods) == [(cluster.NAMESPACE, "test-np")]
+    assert list(services) == [(cluster.NAMESPACE, "api")]
+    with pytest.raises(_probe.ProbeInputError, match="target Service netpol-demo/web does not exist"):
+        prober.check_inputs([Source(cluster.NAMESPACE, pod="test-np")], [Target("service", "web", cluster.NAMESPACE)])
+
+
 # ---------------------------------------------------------------------------------------------
 # probe pods: a container name, or one KubeError that says why not
 # ---------------------------------------------------------------------------------------------
