@@ -282,7 +282,8 @@ def test_real_azure_is_named_as_such(ansible_playbook, tmp_path):
             "name": "Say where the Azure steps go",
             "hosts": "localhost",
             "gather_facts": False,
-            "vars_files": [str(ROOT / "playbooks" / "vars" / "demo.yml")],
+            # The demo's play imports the vnet role (step 2), so its defaults (vnet_location) are visible here too.
+            "vars_files": [str(ROOT / "playbooks" / "vars" / "demo.yml"), str(ROOT / "roles/vnet/defaults/main.yml")],
             "tasks": [{"name": "Say", "ansible.builtin.import_tasks": str(ROOT / "playbooks/steps/subscription.yml")}],
         }
     ]
