@@ -23,4 +23,4 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
 
 # The test doubles ship their own pytest fixtures (azure_double, kube_double).
-pytest_plugins = ["tests.fakes.azure.pytest_plugin", "tests.fakes.kube.pytest_plugin"]
+pytest_plugins = ["tests.fakes.azure.pytest_plugin", "tests.fakes.kube.pytest_plugin", "tests.lab.pytest_plugin"]

@@ -41,7 +41,6 @@ import os
 import secrets
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -209,10 +208,8 @@ def _sweep_node() -> list[str]:
         lab_id = (LAB / "lab-id").read_text().strip()
         from tests.lab import lab_node
 
-        left = lab_node.leftovers(lab_id)
+        left = lab_node.sweep(lab_id)
         if left["namespaces"] or left["pids"]:
-            binary = lab_node.built_paths()["node"]
-            subprocess.run([str(binary), "cleanup", "--lab-id", lab_id], check=False, capture_output=True)
             return [*left["namespaces"], *(f"pid {p}" for p in left["pids"])]
     return []
 

@@ -66,6 +66,16 @@ def leftovers(lab_id: str, binary: Path | None = None) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+def sweep(lab_id: str, binary: Path | None = None) -> dict[str, Any]:
+    """Remove whatever of the lab ``lab_id`` is left (a node that was killed cannot clean up after
+    itself): ``netpol-lab-node cleanup`` when ``leftovers`` finds anything. Returns what was found."""
+    binary = binary or built_paths()["node"]
+    left = leftovers(lab_id, binary)
+    if left["namespaces"] or left["pids"]:
+        subprocess.run([str(binary), "cleanup", "--lab-id", lab_id], check=False, capture_output=True)
+    return left
+
+
 class LabNode:
     """One node, registered with the control plane described by ``control_plane_info``."""
 
@@ -143,11 +153,7 @@ class LabNode:
             # The node removes its pods, processes and namespaces itself on SIGTERM.
             launcher.stop_group(self.proc, STOP_TIMEOUT, term_group=False)
         self.proc = None
-        left = leftovers(self.lab_id, self.paths["node"])
-        if left["namespaces"] or left["pids"]:
-            subprocess.run(
-                [str(self.paths["node"]), "cleanup", "--lab-id", self.lab_id], check=False, capture_output=True
-            )
+        left = sweep(self.lab_id, self.paths["node"])
         with contextlib.suppress(OSError):
             (self.dir / "info.json").unlink()
         return left

@@ -154,12 +154,19 @@ def start_detached(
         )
     finally:
         log.close()
+    return proc.pid, wait_ready(proc, state_dir, timeout=timeout, what=what)
+
+
+def wait_ready(proc: subprocess.Popen, state_dir: Path, *, timeout: float, what: str) -> dict[str, Any]:
+    """Wait until ``proc`` writes ``state_dir/info.json`` and return it. ``RuntimeError`` (with the end of
+    ``state_dir/log``) when it exits first or is not ready in time; it is stopped then."""
+    log_path = state_dir / "log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = read_json(state_dir / "info.json")
         if info is not None:
             os.chmod(state_dir / "info.json", 0o600)
-            return proc.pid, info
+            return info
         if proc.poll() is not None:
             raise RuntimeError(
                 f"the {what} exited with status {proc.returncode} before it was ready; its output is in "
