@@ -1,7 +1,7 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""probe_connectivity's matrix against a loop of single probes, on the Kubernetes test double.
+"""probe_connectivity's matrix against a loop of single probes, on the real lab.
 
 10 sources x 10 targets, every connection blocked by a deny-all policy, 2 s timeout:
 
@@ -12,8 +12,10 @@
   (`kubectl exec test-np -- wget -qO- --timeout=2 http://...` per pair).
 
 Both run the module's own code in this process (module.run with a stand-in for AnsibleModule), so the
-figures are the probe engine's, without ansible-playbook's per-task start-up. The double is started on
-127.0.0.1 by this script, in a background thread, and stopped at the end.
+figures are the probe engine's, without ansible-playbook's per-task start-up. The real lab (control
+plane, node, kube-proxy/CoreDNS/kube-router: tests/lab/real_lab.py) is started by this script and
+stopped at the end; kube-router drops the blocked connections, so each blocked cell really waits out
+the timeout. Needs root and `make lab-build`.
 
 Target: matrix under 2.5 x the timeout plus pod start-up, at least 20x faster than the loop.
 
@@ -38,7 +40,7 @@ from kubernetes import client as k8s_client  # noqa: E402
 from ansible_collections.netpol.aks.plugins.module_utils import _kube  # noqa: E402
 from ansible_collections.netpol.aks.plugins.module_utils import _probe  # noqa: E402
 from ansible_collections.netpol.aks.plugins.modules import probe_connectivity  # noqa: E402
-from tests.fakes.kube.server import KubeDouble  # noqa: E402
+from tests.lab import real_lab  # noqa: E402
 
 JSON_BODY = {"Content-Type": "application/json"}
 NAMESPACE = "bench"
@@ -116,6 +118,11 @@ def setup(api_client: k8s_client.ApiClient) -> tuple[list[str], list[str], float
     core = k8s_client.CoreV1Api(api_client)
     net = k8s_client.NetworkingV1Api(api_client)
     core.create_namespace({"metadata": {"name": NAMESPACE}}, _preload_content=False, _headers=JSON_BODY)
+    deadline = time.monotonic() + 60
+    while not core.list_namespaced_service_account(NAMESPACE).items:  # the pods' ServiceAccount admission needs it
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no default ServiceAccount in namespace {NAMESPACE}")
+        time.sleep(0.2)
     targets = [f"target-{i}" for i in range(TARGETS)]
     clients = [f"client-{i}" for i in range(SOURCES)]
     for name in targets:
@@ -147,6 +154,16 @@ def setup(api_client: k8s_client.ApiClient) -> tuple[list[str], list[str], float
     return clients, targets, startup
 
 
+def matrix(clients: list[str], targets: list[str]) -> dict:
+    return {
+        "sources": [{"pod": name} for name in clients],
+        "targets": [{"pod": name} for name in targets],
+        "port": 8080,
+        "protocol": "tcp",
+        "expect": "blocked",
+    }
+
+
 def leftover_probe_pods(api_client: k8s_client.ApiClient) -> int:
     import json
 
@@ -165,15 +182,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as state:
-        double = KubeDouble(state).start()
+        lab = real_lab.start(Path(state) / "lab")
         try:
-            kubeconfig = str(double.kubeconfig)
+            kubeconfig = lab.infos["kube"]["kubeconfig"]
             api_client = _kube.build_api_client({"kubeconfig": kubeconfig})
             clients, targets, startup = setup(api_client)
-            print(
-                f"simulated cluster (tests/fakes/kube) at {double.url}: {SOURCES} clients, {TARGETS} targets, deny-all"
-            )
+            print(f"real lab at {lab.infos['kube']['url']}: {SOURCES} clients, {TARGETS} targets, deny-all")
             print(f"  workload start-up (20 pods ready): {startup:.2f}s")
+            # kube-router takes a moment to enforce the new policy: wait for it before timing anything.
+            settled = run_module(module_params(kubeconfig, **matrix(clients, targets), retries=30, delay=0.5))
+            assert settled["verdict"] == "match", settled["verdict_msg"]
 
             begin = time.monotonic()
             out = run_module(
@@ -193,16 +211,7 @@ def main() -> None:
             elapsed = sorted(r["elapsed"] for r in out["results"])
 
             begin = time.monotonic()
-            out = run_module(
-                module_params(
-                    kubeconfig,
-                    sources=[{"pod": name} for name in clients],
-                    targets=[{"pod": name} for name in targets],
-                    port=8080,
-                    protocol="tcp",
-                    expect="blocked",
-                )
-            )
+            out = run_module(module_params(kubeconfig, **matrix(clients, targets)))
             matrix_existing = time.monotonic() - begin
             assert out["verdict"] == "match", out["verdict_msg"]
 
@@ -222,7 +231,7 @@ def main() -> None:
             loop_ran = time.monotonic() - begin
             loop = loop_ran * (SOURCES * TARGETS) / len(cells)
         finally:
-            double.stop()
+            real_lab.stop(lab)
 
     pod_startup = matrix_ephemeral - matrix_existing
     budget = 2.5 * TIMEOUT + max(pod_startup, 0.0)
