@@ -17,10 +17,10 @@ import pytest
 from kubernetes import client
 from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
-from kubernetes.stream import stream
 
 from ansible_collections.netpol.aks.plugins.module_utils import _probe as probe
 from tests.lab import lab_net
+from tests.lab import pod_exec
 
 pytestmark = pytest.mark.xdist_group("lab-control-plane")
 
@@ -51,22 +51,7 @@ def _eventually(what: str, check, timeout: float = WAIT):
 
 
 def exec_in(core, pod: str, script: str) -> tuple[int | None, str]:
-    resp = stream(
-        core.connect_get_namespaced_pod_exec,
-        pod,
-        NAMESPACE,
-        command=["sh", "-c", script],
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
-    resp.run_forever(timeout=60)
-    out = resp.read_stdout() + resp.read_stderr()
-    rc = resp.returncode
-    resp.close()
-    return rc, out
+    return pod_exec.exec_in(core, NAMESPACE, pod, ["sh", "-c", script])
 
 
 def wget(core, target: str) -> tuple[str, int | None, str]:

@@ -20,10 +20,10 @@ import pytest
 from kubernetes import client
 from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
-from kubernetes.stream import stream
 
 from ansible_collections.netpol.aks.plugins.module_utils import _probe as probe
 from tests.lab import lab_node
+from tests.lab import pod_exec
 
 pytestmark = pytest.mark.xdist_group("lab-control-plane")
 
@@ -128,25 +128,7 @@ def run_ready(core, namespace, manifest):
     return wait_pod(core, namespace, name, ready, "became Ready")
 
 
-def exec_in(core, namespace, pod, command, container=None) -> tuple[int, str]:
-    """The kubernetes client's websocket exec, as the collection and kubernetes.core.k8s_exec use it."""
-    resp = stream(
-        core.connect_get_namespaced_pod_exec,
-        pod,
-        namespace,
-        command=command,
-        container=container,
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
-    resp.run_forever(timeout=60)
-    out = resp.read_stdout() + resp.read_stderr()
-    rc = resp.returncode
-    resp.close()
-    return rc, out
+exec_in = pod_exec.exec_in
 
 
 @pytest.fixture(scope="module")
