@@ -39,9 +39,16 @@ options:
     type: str
     choices: [live, offline]
   from_engine:
-    description: The engine the cluster runs now.
+    description:
+      - The engine the cluster runs now.
+      - V(auto) (O(source=live) only) reads it from the cluster - the DaemonSet of the engine's agent
+        (C(kube-system/azure-npm), C(calico-system/calico-node) or C(kube-system/calico-node), C(kube-system/cilium));
+        RV(engine_detected) says what was found. Nothing found is V(upstream) with a warning; Cilium and another
+        engine both running (a move in progress) is the other engine, with a warning; a cluster that already runs
+        O(to_engine) is an error (give the engine it ran before). Reading the DaemonSets needs C(get) on
+        C(daemonsets) in C(kube-system) and C(calico-system).
     type: str
-    choices: [azure, calico, cilium, upstream]
+    choices: [auto, azure, calico, cilium, upstream]
     default: azure
   to_engine:
     description: The engine it moves to.
@@ -52,6 +59,7 @@ options:
     description:
       - The Cilium release after the move (AKS picks it with the Kubernetes version), e.g. V(1.17). Cilium enforces
         C(endPort) ranges from 1.17; without it, ranges are warnings.
+      - C(major.minor) or C(major.minor.patch) (a leading C(v) is accepted); only with O(to_engine=cilium).
     type: str
   network_plugin:
     description:
@@ -177,6 +185,31 @@ changed_pairs:
     reason:
       description: Why, with the engine's difference in brackets.
       type: str
+engine_detected:
+  description: With O(from_engine=auto), the engine read from the cluster and from which object.
+  returned: when O(from_engine=auto)
+  type: dict
+  contains:
+    name:
+      description: The engine compared from - V(azure), V(calico), V(cilium), or V(upstream) when none was found.
+      type: str
+    source:
+      description: The object it was read from, e.g. C(DaemonSet kube-system/azure-npm); null when none was found.
+      type: str
+    reason:
+      description: Why this engine.
+      type: str
+    found:
+      description: >-
+        Every engine DaemonSet the cluster has, as C({name, source, pods_desired, pods_ready, counted}); one that
+        schedules no pods is not counted.
+      type: list
+      elements: dict
+  sample:
+    name: azure
+    source: DaemonSet kube-system/azure-npm
+    reason: DaemonSet kube-system/azure-npm runs on 3 node(s)
+    found: [{name: azure, source: DaemonSet kube-system/azure-npm, pods_desired: 3, pods_ready: 3, counted: true}]
 safe:
   description: No finding of severity error and no changed pair.
   returned: always
@@ -190,6 +223,7 @@ msg:
 import copy
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils import _engine
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _migration
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
@@ -199,7 +233,7 @@ OFFLINE_INPUTS = ("namespaces", "pods", "policies", "services", "nodes")
 ARGUMENT_SPEC: dict[str, Any] = {
     **copy.deepcopy(_kube.KUBE_AUTH_ARG_SPEC),
     "source": {"type": "str", "choices": ["live", "offline"]},
-    "from_engine": {"type": "str", "choices": ["azure", "calico", "cilium", "upstream"], "default": "azure"},
+    "from_engine": {"type": "str", "choices": ["auto", "azure", "calico", "cilium", "upstream"], "default": "azure"},
     "to_engine": {"type": "str", "choices": ["azure", "calico", "cilium", "upstream"], "default": "cilium"},
     "cilium_version": {"type": "str"},
     "network_plugin": {"type": "str", "choices": ["azure", "kubenet", "none"]},
@@ -291,20 +325,33 @@ def run(module: _kube.KubeModule) -> dict[str, Any]:
     if source == "live" and offline_given:
         stray = [name for name in OFFLINE_INPUTS if params.get(name)]
         raise _kube.KubeError(f"{', '.join(stray)}: only for source=offline; with source=live the cluster is read")
+    check_inputs(params, source)
+    ports = None
+    if params.get("ports"):
+        try:
+            ports = [
+                netpol.check_port_spec(p["port"], p["protocol"], f"ports[{i}]") for i, p in enumerate(params["ports"])
+            ]
+        except netpol.NetpolError as exc:
+            raise _kube.KubeError(str(exc), exc) from exc
     warnings: list[str] = []
+    from_engine, detected = params["from_engine"], None
     if source == "offline":
         data = {name: list(params.get(name) or []) for name in OFFLINE_INPUTS}
     else:
-        data, warnings = gather_live(module.kube())
-    ports = None
-    if params.get("ports"):
-        ports = [netpol.check_port_spec(p["port"], p["protocol"], f"ports[{i}]") for i, p in enumerate(params["ports"])]
-    if params["from_engine"] == params["to_engine"]:
-        raise _kube.KubeError(f"to_engine: is the same as from_engine ({params['to_engine']}); nothing to compare")
+        from_engine, detected, warnings = _engine.resolve(from_engine, True, module.kube, option="from_engine")
+        if from_engine == params["to_engine"]:
+            raise _kube.KubeError(
+                f"from_engine: auto found {detected['source']}: the cluster already runs {from_engine}, the engine it "
+                "moves to; give from_engine, the engine it ran before",
+                result={"engine_detected": detected},
+            )
+        data, more = gather_live(module.kube())
+        warnings += more
     try:
         result = _migration.check(
             data,
-            params["from_engine"],
+            from_engine,
             params["to_engine"],
             cilium_version=params.get("cilium_version"),
             network_plugin=params.get("network_plugin"),
@@ -315,8 +362,31 @@ def run(module: _kube.KubeModule) -> dict[str, Any]:
         raise _kube.KubeError(str(exc), exc) from exc
     if not data["nodes"] and source == "offline":
         warnings.append("no nodes given: egress_to_own_node, ipblock_selects_nodes and windows_node_pool not checked")
+    if detected is not None:
+        result["engine_detected"] = detected
     result["warnings"] = warnings
     return result
+
+
+def check_inputs(params: dict[str, Any], source: str) -> None:
+    """What can be refused before the cluster is read."""
+    _engine.check_offline(params["from_engine"], source == "live", option="from_engine")
+    if params["from_engine"] == params["to_engine"]:
+        raise _kube.KubeError(f"to_engine: is the same as from_engine ({params['to_engine']}); nothing to compare")
+    version = params.get("cilium_version")
+    if version is not None:
+        if params["to_engine"] != "cilium":
+            raise _kube.KubeError(
+                f"cilium_version: {version!r} is the Cilium release after the move, so only with to_engine=cilium "
+                f"(to_engine is {params['to_engine']}); leave it out"
+            )
+        try:
+            netpol.dialect("cilium", version)
+        except netpol.InputError:
+            raise _kube.KubeError(
+                f"cilium_version: {version!r} is not a version; write major.minor, e.g. 1.17 (AKS picks the Cilium "
+                "release with the Kubernetes version)"
+            ) from None
 
 
 def main() -> None:
