@@ -123,9 +123,11 @@ options:
   engine:
     description:
       - With O(expect=predicted), whose semantics predict (see M(netpol.aks.reachability_info)'s O(engine)).
+      - V(auto), the default, reads the engine from the cluster (the DaemonSet of its agent; RV(engine_detected)
+        says what was found, a warning says when nothing was and V(upstream) predicts); an explicit V(auto) fails
+        when the DaemonSets cannot be read, the default then warns and predicts with V(upstream).
     type: str
-    choices: [upstream, calico, cilium, azure]
-    default: upstream
+    choices: [auto, upstream, calico, cilium, azure]
   probe_image:
     description:
       - The image of ephemeral probe pods; it needs C(sh), C(wget), C(nc) and C(sed) (busybox or alpine). Point it
@@ -354,6 +356,14 @@ predicted_reasons:
   description: Why the engine predicts each expected result (O(expect=predicted) only), keyed like RV(expected_table).
   returned: when O(expect=predicted)
   type: dict
+engine_detected:
+  description: >-
+    The engine read from the cluster for O(expect=predicted) (O(engine=auto), the default), as
+    M(netpol.aks.reachability_info) returns it - C(name), C(source) (e.g. C(DaemonSet kube-system/cilium), null when
+    none was found), C(reason) and C(found).
+  returned: when O(expect=predicted) and the engine was read from the cluster
+  type: dict
+  sample: {name: cilium, source: DaemonSet kube-system/cilium, reason: DaemonSet kube-system/cilium runs on 3 node(s), found: []}
 rounds:
   description: How many rounds of probes ran.
   returned: always
@@ -404,6 +414,7 @@ import signal
 import time
 from typing import Any
 
+from ansible_collections.netpol.aks.plugins.module_utils import _engine
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _probe
 from ansible_collections.netpol.aks.plugins.module_utils import _prober
@@ -438,7 +449,7 @@ def argument_spec() -> dict[str, Any]:
         protocol={"type": "str", "choices": list(_probe.PROTOCOLS), "default": "http"},
         timeout={"type": "int", "default": 2},
         expect={"type": "raw"},
-        engine={"type": "str", "choices": list(netpol.ENGINES), "default": "upstream"},
+        engine={"type": "str", "choices": [_engine.AUTO, *netpol.ENGINES]},
         probe_image={"type": "str", "default": _probe.DEFAULT_PROBE_IMAGE},
         retries={"type": "int", "default": 0},
         delay={"type": "float", "default": 1.0},
@@ -693,6 +704,7 @@ def probe(module: _kube.KubeModule) -> dict[str, Any]:
 
     result: dict[str, Any] = {"changed": False, "run_id": prober.run_id, "probe_pods": []}
     reasons = None
+    engine = "upstream"
     rounds = 0
     if module.check_mode and manifests:
         result["would_create"] = list(manifests.values())
@@ -703,11 +715,18 @@ def probe(module: _kube.KubeModule) -> dict[str, Any]:
     signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
     previous = {sig: signal.signal(sig, _interrupter(prober)) for sig in signals}
     try:
+        if expect == "predicted":
+            # before any probe pod starts: an engine that cannot be told is refused with nothing created
+            engine, detected, warnings = _engine.resolve(params["engine"], True, prober.kube)
+            if detected is not None:
+                result["engine_detected"] = detected
+            for warning in warnings:
+                module.warn(warning)
         if not module.check_mode and manifests:
             runners.update(prober.start_pods(manifests))
             result["probe_pods"] = [f"{ns}/{name}" for ns, name in prober.created]
         if expect == "predicted":
-            reasons = predict(prober.kube(), cells_to_run, runners, services, params["engine"])
+            reasons = predict(prober.kube(), cells_to_run, runners, services, engine)
         if cells_to_run:
             rounds = _prober.run_rounds(
                 prober,

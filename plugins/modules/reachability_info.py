@@ -122,11 +122,23 @@ options:
       - Whose semantics predict - V(upstream) (the Kubernetes specification), V(calico), V(cilium) or V(azure) (Azure
         Network Policy Manager); the engines depart from the specification in documented ways (ipBlock and pod
         addresses, named ports, endPort, hostNetwork pods, traffic to and from nodes).
+      - V(auto) (O(source=live) only) reads the engine from the cluster - the DaemonSet of its agent,
+        C(kube-system/azure-npm) (Azure NPM), C(calico-system/calico-node) or C(kube-system/calico-node) (Calico),
+        C(kube-system/cilium) (Cilium), counted when it schedules pods; RV(engine_detected) says what was found.
+        Nothing found is V(upstream) with a warning naming what was looked for. Cilium and another engine both
+        running (a move to Cilium in progress) is the other engine, with a warning - AKS says Cilium enforces only
+        after every node is reimaged. Two other engines are an error. Reading needs C(get) on C(daemonsets) in
+        C(kube-system) and C(calico-system).
+      - Default is V(auto) with O(source=live) - a prediction under another engine's semantics is silently wrong
+        where the engines differ - but DaemonSets that cannot be read then only warn and V(upstream) predicts;
+        an explicit V(auto) fails instead. With O(source=offline) the default is V(upstream), and V(auto) is an error.
     type: str
-    choices: [upstream, calico, cilium, azure]
-    default: upstream
+    choices: [auto, upstream, calico, cilium, azure]
   engine_version:
-    description: Version of the engine, for differences between its releases (Cilium enforces endPort ranges from 1.17).
+    description:
+      - Version of the engine, for differences between its releases (Cilium enforces endPort ranges from 1.17).
+      - C(major.minor) or C(major.minor.patch), a leading C(v) accepted; anything else is refused before the cluster
+        is read.
     type: str
   granularity:
     description:
@@ -438,6 +450,31 @@ skipped_pods:
   type: list
   elements: dict
   sample: [{pod: kube-system/kube-proxy-abc, reason: "hostNetwork: NetworkPolicy does not apply"}]
+engine_detected:
+  description: The engine read from the cluster (O(engine=auto), the default with O(source=live)) and from which object.
+  returned: when the engine was read from the cluster
+  type: dict
+  contains:
+    name:
+      description: The engine that predicted - V(azure), V(calico), V(cilium), or V(upstream) when none was found.
+      type: str
+    source:
+      description: The object it was read from, e.g. C(DaemonSet kube-system/cilium); null when none was found.
+      type: str
+    reason:
+      description: Why this engine (e.g. a move to Cilium in progress).
+      type: str
+    found:
+      description: >-
+        Every engine DaemonSet the cluster has, as C({name, source, pods_desired, pods_ready, counted}); one that
+        schedules no pods is not counted.
+      type: list
+      elements: dict
+  sample:
+    name: cilium
+    source: DaemonSet kube-system/cilium
+    reason: DaemonSet kube-system/cilium runs on 3 node(s)
+    found: [{name: cilium, source: DaemonSet kube-system/cilium, pods_desired: 3, pods_ready: 3, counted: true}]
 """
 
 import copy
@@ -446,6 +483,7 @@ from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.netpol.aks.plugins.module_utils import _engine
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
 from ansible_collections.netpol.aks.plugins.module_utils import _report
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
@@ -468,7 +506,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "ports": {"type": "list", "elements": "dict", "options": PORT_SPEC},
     "sources": {"type": "list", "elements": "str"},
     "targets": {"type": "list", "elements": "str"},
-    "engine": {"type": "str", "choices": list(netpol.ENGINES), "default": "upstream"},
+    "engine": {"type": "str", "choices": [_engine.AUTO, *netpol.ENGINES]},
     "engine_version": {"type": "str"},
     "granularity": {"type": "str", "choices": ["pods", "classes"], "default": "pods"},
     "pairs": {
@@ -852,14 +890,18 @@ def _result(decision: netpol.Decision, explain: bool, port_name: str | None) -> 
 
 def describe(params: dict) -> dict:
     source = choose_source(params)
+    netpol.dialect("upstream", params.get("engine_version"))  # a bad version is refused before the cluster is read
+    engine, detected, engine_warnings = _engine.resolve(
+        params.get("engine"), source == "live", lambda: _kube.KubeClient(_kube.build_api_client(params))
+    )
     data = gather(params, source)
-    cluster = build_cluster(data, params.get("engine") or "upstream", params.get("engine_version"))
+    cluster = build_cluster(data, engine, params.get("engine_version"))
     if params["table_limit"] < 0:
         raise InputProblem(f"table_limit: {params['table_limit']} must be 0 or more (0 draws no table)")
     evaluation = Evaluation(cluster, params)
     answer = evaluation.run(_port_specs(params))
     isolated_in, isolated_eg = _isolation_counts(cluster)
-    warnings = [cluster.schema_warning] if cluster.schema_warning else []
+    warnings = engine_warnings + ([cluster.schema_warning] if cluster.schema_warning else [])
     if not answer["keys"] and cluster.pods:
         warnings.append(
             "Nothing was evaluated: no target pod declares a container port. Give the ports to evaluate with the "
@@ -886,7 +928,7 @@ def describe(params: dict) -> dict:
         },
         "skipped_pods": data.get("skipped") or [],
         "warnings": warnings,
-    }
+    } | ({"engine_detected": detected} if detected is not None else {})
 
 
 def _isolation_counts(cluster: netpol.Cluster) -> tuple[int, int]:

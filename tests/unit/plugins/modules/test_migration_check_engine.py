@@ -90,3 +90,11 @@ def test_from_engine_auto_on_a_cluster_that_already_runs_cilium_is_refused_with_
     ) as err:
         mod.run(module)
     assert err.value.result["engine_detected"]["source"] == "DaemonSet kube-system/cilium"
+
+
+@pytest.mark.parametrize(
+    ("port", "message"), [(0, r"^ports\[0\]\.port: 0 must be a port number"), ("a b", r"^ports\[0\]\.port")]
+)
+def test_a_bad_ports_item_is_the_modules_error_naming_the_item(port, message):
+    with pytest.raises(_kube.KubeError, match=message):
+        mod.run(Unread(pods=PODS, ports=[{"port": port}]))
