@@ -5,9 +5,13 @@
 collection's own modules repeat what failed for a reason that may pass (429, 5xx, a dropped connection),
 and stop at once on anything else.
 
-The tests take the Kubernetes they fail as `kube`: here the Kubernetes double (its /_fake/config faults);
-tests/integration/lab/test_kube_retries_lab.py runs the same tests on the real lab, whose kube-apiserver
-fails on request behind tests/lab/fault_proxy.py (the same switches)."""
+On the real lab (`kube_lab`): the real kube-apiserver fails on request behind tests/lab/fault_proxy.py
+(a Status of any code, a connection dropped without an answer, an answer that comes late, an exec whose
+stream breaks), the real node runs the workload and kube-router enforces the deny step. The faults are
+chosen so that what repeats is the roles' tasks or the modules' own retry, never urllib3's (it repeats a
+GET/PUT/DELETE answered 429 or 503 with Retry-After by itself, and is off in the modules' client): the
+output shows the task retrying, or the module's request log shows each attempt. Needs root (one real lab
+per pytest process: run with ``-p no:xdist``)."""
 
 from __future__ import annotations
 
@@ -20,24 +24,25 @@ from tests.integration.probe import cluster
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "playbooks" / "demo.yml"
 PROBE = Path(__file__).resolve().parent / "probe" / "probe.yml"
+# kube-router needs a moment to enforce a new policy: the deny step probes a little longer.
 FAST = {
     "netpol_target": "existing",
-    "netpol_probe_retries": 2,
-    "netpol_probe_delay": 0.5,
+    "netpol_probe_retries": 10,
+    "netpol_probe_delay": 1,
     "workload_retry_delay": 1,
     "policies_retry_delay": 1,
 }
 
 
 @pytest.fixture
-def kube(kube_double):
+def kube(kube_lab):
     """The Kubernetes whose API server fails on request: `config(faults=...)`, `requests()`, `env`, `client()`."""
-    return kube_double
+    return kube_lab
 
 
 @pytest.fixture
 def fast():
-    """The demo's variables for a quick run (a real data plane takes longer to enforce a new policy)."""
+    """The demo's variables for a quick run."""
     return dict(FAST)
 
 
@@ -137,3 +142,44 @@ def test_reachability_info_retries_its_reads(ansible_playbook, kube, tmp_path):
     assert result["summary"]["blocked"] == 1
     assert _statuses(kube, "GET", "/networkpolicies", seeded) == [500, 200]
     assert _statuses(kube, "GET", "/pods", seeded) == [429, 200]
+
+
+def test_the_deny_step_survives_a_dropped_connection(ansible_playbook, kube, fast):
+    """kubectl create -f deny.yaml: the first POST's connection is closed without an answer."""
+    cluster.seed(kube)
+    kube.config(faults=[{"drop": True, "path": "/networkpolicies$", "method": "POST"}])
+    seeded = len(kube.requests())
+    run = ansible_playbook(DEMO, env=kube.env, extra_vars=fast, tags="deny", json_output=False)
+    assert run.rc == 0, run.output
+    assert _statuses(kube, "POST", "/networkpolicies", seeded) == ["dropped", 201]
+    assert "FAILED - RETRYING" in run.stdout
+    assert cluster.policy_names(kube) == ["api-deny"]
+    assert "expected blocked, observed blocked" in run.stdout
+
+
+def test_probe_connectivity_survives_a_broken_exec_stream_and_a_slow_answer(ansible_playbook, kube):
+    """The first exec's websocket closes without a status; reading the client pod takes 3 s."""
+    cluster.seed(kube)
+    kube.config(exec_failure=1, faults=[{"delay": 3, "path": "/pods/test-np$", "method": "GET"}])
+    seeded = len(kube.requests())
+    extra = {
+        "probe": {
+            "namespace": cluster.NAMESPACE,
+            "from": {"pod": "test-np"},
+            "to": "api",
+            "expect": "allowed",
+            "retries": 3,
+            "delay": 1,
+        }
+    }
+    run = ansible_playbook(PROBE, env=kube.env, extra_vars=extra)
+    assert run.rc == 0, run.output
+    result = run.result("Probe")
+    assert result["result"] == "allowed"
+    execs = [r for r in kube.requests()[seeded:] if r["path"].endswith("/exec")]
+    assert [r["fault"] for r in execs[:2]] == ["exec_failure", None]
+    assert result["results"][0]["history"][0] == "probe_error"
+    slow = [r for r in kube.requests()[seeded:] if r["method"] == "GET" and r["path"].endswith("/pods/test-np")]
+    assert slow[0]["fault"] == "delay"
+    assert slow[0]["elapsed"] >= 3
+    assert slow[0]["status"] == 200

@@ -1,7 +1,7 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""reachability_info through the real ansible-playbook: offline mode, and live mode against the kube double."""
+"""reachability_info through the real ansible-playbook: offline mode, and live mode against the real lab (`kube_lab`)."""
 
 from __future__ import annotations
 
@@ -114,17 +114,17 @@ def _pod(name, labels, port=80):
     }
 
 
-def test_live_mode_reads_the_cluster(tmp_path, kube_double, ansible_playbook):
+def test_live_mode_reads_the_cluster(tmp_path, kube_lab, ansible_playbook):
     import kubernetes
 
-    api_client = kube_double.client()
+    api_client = kube_lab.client()
     core = kubernetes.client.CoreV1Api(api_client)
     net = kubernetes.client.NetworkingV1Api(api_client)
     core.create_namespaced_pod("default", _pod("api", {"app": "api"}))
     core.create_namespaced_pod("default", _pod("test-np", {"run": "test-np"}))
     net.create_namespaced_network_policy("default", DENY)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the double's kubelet assigns pod IPs asynchronously
+    while time.monotonic() < deadline:  # the node gives the pods their IPs as they start
         pods = core.list_namespaced_pod("default").items
         if len(pods) == 2 and all(p.status and p.status.pod_ip for p in pods):
             break
@@ -134,7 +134,7 @@ def test_live_mode_reads_the_cluster(tmp_path, kube_double, ansible_playbook):
         "netpol.aks.reachability_info": {"namespace": ["default"], "ports": [{"port": 80}], "pairs": "all"},
         "register": "reach",
     }
-    run = ansible_playbook(write_playbook(tmp_path, [task]), env=kube_double.env)
+    run = ansible_playbook(write_playbook(tmp_path, [task]), env=kube_lab.env)
     assert run.rc == 0, run.output
     result = run.result("Predict live")
     assert result["source"] == "live"

@@ -17,7 +17,7 @@ or, from Python, ``with FaultProxy(DIR, cp_info) as proxy: proxy.config(faults=[
 it writes ``DIR/kubeconfig`` (0600), ``DIR/proxy-ca.pem`` and ``DIR/info.json`` = ``{"url", "pid",
 "ca_file", "token", "kubeconfig", "env", "upstream"}`` (the lab's contract).
 
-Control API (no auth, never forwarded; the same vocabulary as the Kubernetes double's ``/_fake``):
+Control API (no auth, never forwarded; the ``/_fake`` switches the lab's tests have always used):
 
 * ``GET``/``POST /_fake/config``: the switches; a POST changes only the keys it gives, an unknown key
   is 400. ``faults``: a list of ``{"path": <regex searched in the path>, "count": N (1),
@@ -34,8 +34,10 @@ Control API (no auth, never forwarded; the same vocabulary as the Kubernetes dou
   dropped connection, 101 for a websocket).
 * ``POST /_fake/reset``: no faults, empty log.
 
-What the proxy cannot do is the data plane: there is no ``enforcement`` switch (start the lab's network
-with ``network_policy="none"`` instead, ``tests/lab/lab_net.py``) and no enforcement delay.
+What the proxy cannot do is the data plane: there is no ``enforcement`` switch here (the lab's network
+has its own: ``kube_lab.config(enforcement="none")`` in tests/lab/pytest_plugin.py, or start it with
+``network_policy="none"``, tests/lab/lab_net.py) and no enforcement delay (kube-router takes its own
+moment to enforce a new policy).
 """
 
 from __future__ import annotations

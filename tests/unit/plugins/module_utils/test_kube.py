@@ -1,7 +1,7 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""_kube: connection options and client from kubernetes.core (against the Kubernetes double), read_cluster."""
+"""_kube: connection options and client from kubernetes.core (against the real lab, `kube_lab`), read_cluster."""
 
 from __future__ import annotations
 
@@ -38,32 +38,32 @@ def test_the_options_are_kubernetes_cores():
         assert name in _kube.KUBE_AUTH_ARG_SPEC
 
 
-def test_k8s_auth_variables_are_read(kube_double, monkeypatch):
-    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", str(kube_double.kubeconfig))
+def test_k8s_auth_variables_are_read(kube_lab, monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", str(kube_lab.kubeconfig))
     client = _kube.build_api_client({})
-    assert client.configuration.host == kube_double.url
+    assert client.configuration.host == kube_lab.url
     assert "default" in namespace_names(client)
 
 
-def test_host_token_and_ca_without_a_kubeconfig(kube_double, monkeypatch):
+def test_host_token_and_ca_without_a_kubeconfig(kube_lab, monkeypatch):
     monkeypatch.setenv("K8S_AUTH_HOST", "https://ignored.invalid:1")
-    params = {"host": kube_double.url + "/", "api_key": kube_double.token, "ca_cert": str(kube_double.ca_file)}
+    params = {"host": kube_lab.url + "/", "api_key": kube_lab.token, "ca_cert": str(kube_lab.ca_file)}
     client = _kube.build_api_client(params)
-    assert client.configuration.host == kube_double.url
+    assert client.configuration.host == kube_lab.url
     assert client.configuration.retries is False  # kube_retry is the only retry layer
     assert "default" in namespace_names(client)
 
 
-def test_kubeconfig_as_a_mapping_with_a_context(kube_double):
-    config = yaml.safe_load(kube_double.kubeconfig.read_text())
+def test_kubeconfig_as_a_mapping_with_a_context(kube_lab):
+    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
     config["contexts"].append({"name": "other", "context": dict(config["contexts"][0]["context"], namespace="x")})
     client = _kube.build_api_client({"kubeconfig": config, "context": "other"})
     assert "default" in namespace_names(client)
 
 
-def test_impersonation_headers_reach_every_client(kube_double):
+def test_impersonation_headers_reach_every_client(kube_lab):
     factory = _kube.api_client_factory(
-        {"kubeconfig": str(kube_double.kubeconfig), "impersonate_user": "alice", "impersonate_groups": ["a", "b"]}
+        {"kubeconfig": str(kube_lab.kubeconfig), "impersonate_user": "alice", "impersonate_groups": ["a", "b"]}
     )
     first, second = factory(), factory()
     assert first is not second
@@ -73,11 +73,11 @@ def test_impersonation_headers_reach_every_client(kube_double):
         assert sorted(v for k, v in client.default_headers.items() if str(k) == "Impersonate-Group") == ["a", "b"]
 
 
-def test_bad_kubeconfig_and_context_say_what_to_do(kube_double):
+def test_bad_kubeconfig_and_context_say_what_to_do(kube_lab):
     with pytest.raises(_kube.KubeError, match=r"credentials from /nonexistent: .*Set kubeconfig/context"):
         _kube.build_api_client({"kubeconfig": "/nonexistent"})
     with pytest.raises(_kube.KubeError, match="three"):
-        _kube.build_api_client({"kubeconfig": str(kube_double.kubeconfig), "context": "three"})
+        _kube.build_api_client({"kubeconfig": str(kube_lab.kubeconfig), "context": "three"})
 
 
 def test_an_unreachable_server_is_named(monkeypatch):
@@ -86,11 +86,11 @@ def test_an_unreachable_server_is_named(monkeypatch):
         _kube.build_api_client({"host": "https://127.0.0.1:9", "api_key": "t"})
 
 
-def test_the_secrets_of_a_kubeconfig_mapping_stay_out_of_results(kube_double):
-    config = yaml.safe_load(kube_double.kubeconfig.read_text())
+def test_the_secrets_of_a_kubeconfig_mapping_stay_out_of_results(kube_lab):
+    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
     with patch_module_args({"kubeconfig": config}):
         module = _kube.KubeModule()
-    assert kube_double.token in module.module._module.no_log_values
+    assert kube_lab.token in module.module._module.no_log_values
 
 
 # ---------------------------------------------------------------------------------------------

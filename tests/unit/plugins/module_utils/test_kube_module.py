@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """KubeModule, the base of the Kubernetes modules: shared connection options, one error type reported once
-(with its HTTP status and the module's partial result), against the Kubernetes double."""
+(with its HTTP status and the module's partial result), against the real lab (`kube_lab`)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def test_the_base_merges_the_connection_options(capsys):
         module.kube()
 
 
-def test_an_api_failure_is_reported_once_with_its_status(kube_double, capsys):
-    kube_double.config(faults=[{"status": 403, "path": "/api/v1/namespaces$", "method": "GET"}])
-    out = run_main(reachability_info.main, capsys, kubeconfig=str(kube_double.kubeconfig), ports=[{"port": 80}])
+def test_an_api_failure_is_reported_once_with_its_status(kube_lab, capsys):
+    kube_lab.config(faults=[{"status": 403, "path": "/api/v1/namespaces$", "method": "GET"}])
+    out = run_main(reachability_info.main, capsys, kubeconfig=str(kube_lab.kubeconfig), ports=[{"port": 80}])
     assert out["failed"] is True
     assert out["status"] == 403
     assert out["changed"] is False
@@ -59,12 +59,12 @@ def test_an_engine_error_is_the_modules_error(capsys):
     assert out["msg"] == "ports[0].port: no target declares a TCP container port named 'htpp' (named ports: http)"
 
 
-def test_bad_input_says_nothing_was_created(kube_double, capsys):
-    cluster.seed(kube_double)
+def test_bad_input_says_nothing_was_created(kube_lab, capsys):
+    cluster.seed(kube_lab)
     out = run_main(
         probe_connectivity.main,
         capsys,
-        kubeconfig=str(kube_double.kubeconfig),
+        kubeconfig=str(kube_lab.kubeconfig),
         namespace=cluster.NAMESPACE,
         to="api",
         port=8081,
@@ -72,15 +72,15 @@ def test_bad_input_says_nothing_was_created(kube_double, capsys):
     )
     assert out["failed"] is True
     assert out["msg"].startswith("Invalid input, nothing was created: port: Service netpol-demo/api does not expose")
-    assert cluster.probe_pods(kube_double) == []
+    assert cluster.probe_pods(kube_lab) == []
 
 
-def test_a_failed_probe_returns_its_results_with_the_error(kube_double, capsys):
-    cluster.seed(kube_double, policies=("deny",))
+def test_a_failed_probe_returns_its_results_with_the_error(kube_lab, capsys):
+    cluster.seed(kube_lab, policies=("deny",))
     out = run_main(
         probe_connectivity.main,
         capsys,
-        kubeconfig=str(kube_double.kubeconfig),
+        kubeconfig=str(kube_lab.kubeconfig),
         namespace=cluster.NAMESPACE,
         to="api",
         expect="allowed",

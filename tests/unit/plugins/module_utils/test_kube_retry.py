@@ -1,19 +1,26 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""_kube.kube_retry and KubeClient against the Kubernetes double's fault injection: 429 (Retry-After),
-5xx and refused connections are retried with backoff; everything else fails at once with a KubeError."""
+"""_kube.kube_retry and KubeClient against the real lab's kube-apiserver behind the fault proxy
+(tests/lab/fault_proxy.py): 429 (Retry-After), 5xx and refused connections are retried with backoff;
+everything else fails at once with a KubeError.
+
+The retries proven here are the module's own: its client turns urllib3's off, every wait goes through
+``_kube._sleep`` (recorded below), and the proxy's log shows each attempt. Needs root (one real lab per
+pytest process: run with ``-p no:xdist``)."""
 
 from __future__ import annotations
 
 import socket
+import time
 
 import kubernetes
 import pytest
 import urllib3
 
 from ansible_collections.netpol.aks.plugins.module_utils import _kube
-from tests.integration.probe import cluster
+
+POD = "sleeper"
 
 
 @pytest.fixture
@@ -25,26 +32,46 @@ def sleeps(monkeypatch):
 
 
 @pytest.fixture
-def kube(kube_double):
-    """A KubeClient configured as the modules configure theirs."""
-    return _kube.KubeClient(_kube.build_api_client({"kubeconfig": str(kube_double.kubeconfig)}))
+def kube(kube_lab):
+    """A KubeClient configured as the modules configure theirs, through the fault proxy."""
+    return _kube.KubeClient(_kube.build_api_client({"kubeconfig": str(kube_lab.kubeconfig)}))
 
 
-def _calls(kube_double, method, path_end):
-    return [r for r in kube_double.requests() if r["method"] == method and r["path"].endswith(path_end)]
+def _calls(kube_lab, method, path_end):
+    return [r for r in kube_lab.requests() if r["method"] == method and r["path"].endswith(path_end)]
 
 
-def test_a_429_is_retried_after_the_servers_retry_after(kube_double, kube, sleeps):
-    kube_double.config(faults=[{"status": 429, "path": "/namespaces/default$", "method": "GET"}])
+def _sleeper(kube_lab) -> None:
+    """A busybox pod in `default`, running on the lab's node (straight to the API server: not logged)."""
+    core = kubernetes.client.CoreV1Api(kube_lab.direct_client())
+    core.create_namespaced_pod(
+        "default",
+        {
+            "metadata": {"name": POD, "labels": {"run": POD}},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.37", "command": ["sleep", "3600"]}]},
+        },
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        statuses = core.read_namespaced_pod(POD, "default").status.container_statuses or []
+        if statuses and all(s.ready for s in statuses):
+            return
+        assert time.monotonic() < deadline, f"pod default/{POD} not ready after 60s: {statuses}"
+        time.sleep(0.2)
+
+
+def test_a_429_is_retried_after_the_servers_retry_after(kube_lab, kube, sleeps):
+    # Four in a row: more than urllib3's own three Retry-After repeats, were they on.
+    kube_lab.config(faults=[{"status": 429, "path": "/namespaces/default$", "method": "GET", "count": 4}])
     namespace = kube.read_namespace("default")
     assert namespace["metadata"]["name"] == "default"
-    assert sleeps == [1.0]  # the double's Retry-After: 1
-    assert [r["status"] for r in _calls(kube_double, "GET", "/namespaces/default")] == [429, 200]
+    assert sleeps == [1.0] * 4  # the proxy's Retry-After: 1, waited by kube_retry each time
+    assert [r["status"] for r in _calls(kube_lab, "GET", "/namespaces/default")] == [429] * 4 + [200]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_5xx_is_retried_with_backoff(kube_double, kube, sleeps, status):
-    kube_double.config(faults=[{"status": status, "path": "/api/v1/namespaces$", "method": "GET", "count": 3}])
+def test_5xx_is_retried_with_backoff(kube_lab, kube, sleeps, status):
+    kube_lab.config(faults=[{"status": status, "path": "/api/v1/namespaces$", "method": "GET", "count": 3}])
     names = [n["metadata"]["name"] for n in kube.list("namespaces", kube.core.list_namespace)]
     assert "default" in names
     assert len(sleeps) == 3
@@ -53,19 +80,19 @@ def test_5xx_is_retried_with_backoff(kube_double, kube, sleeps, status):
         assert step / 2 <= wait <= step
 
 
-def test_the_last_transient_failure_is_reported_after_every_try(kube_double, kube, sleeps):
-    kube_double.config(faults=[{"status": 503, "path": "/pods/ghost$", "method": "GET", "count": 50}])
+def test_the_last_transient_failure_is_reported_after_every_try(kube_lab, kube, sleeps):
+    kube_lab.config(faults=[{"status": 503, "path": "/pods/ghost$", "method": "GET", "count": 50}])
     with pytest.raises(_kube.KubeError, match=r"Failed to read pod default/ghost: HTTP 503 Service Unavailable") as err:
         kube.read_pod("default", "ghost")
     assert err.value.status == 503
     assert len(sleeps) == _kube.RETRY_TRIES - 1
     assert max(sleeps) <= _kube.RETRY_MAX_DELAY
-    assert len(_calls(kube_double, "GET", "/pods/ghost")) == _kube.RETRY_TRIES
+    assert len(_calls(kube_lab, "GET", "/pods/ghost")) == _kube.RETRY_TRIES
 
 
 @pytest.mark.parametrize("status", [400, 403, 409, 422])
-def test_client_errors_are_not_retried(kube_double, kube, sleeps, status):
-    kube_double.config(faults=[{"status": status, "path": "/pods/ghost$", "method": "GET"}])
+def test_client_errors_are_not_retried(kube_lab, kube, sleeps, status):
+    kube_lab.config(faults=[{"status": status, "path": "/pods/ghost$", "method": "GET"}])
     with pytest.raises(_kube.KubeError) as err:
         kube.read_pod("default", "ghost")
     assert err.value.status == status
@@ -80,17 +107,17 @@ def test_not_found_is_an_answer_not_a_failure(kube, sleeps):
     assert sleeps == []
 
 
-def test_a_500_on_create_is_retried_and_creates_one_pod(kube_double, kube, sleeps):
-    kube_double.config(faults=[{"status": 500, "path": "/namespaces/default/pods$", "method": "POST"}])
+def test_a_500_on_create_is_retried_and_creates_one_pod(kube_lab, kube, sleeps):
+    kube_lab.config(faults=[{"status": 500, "path": "/namespaces/default/pods$", "method": "POST"}])
     body = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p", "namespace": "default", "labels": {"run": "p"}},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "60"]}]},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.37", "command": ["sleep", "60"]}]},
     }
     created = kube.create_pod("default", body)
     assert created["metadata"]["name"] == "p"
-    assert [r["status"] for r in _calls(kube_double, "POST", "/namespaces/default/pods")] == [500, 201]
+    assert [r["status"] for r in _calls(kube_lab, "POST", "/namespaces/default/pods")] == [500, 201]
     # A create whose first answer was lost finds its own pod (same name and labels): that is the pod.
     assert kube.create_pod("default", body)["metadata"]["uid"] == created["metadata"]["uid"]
     # Someone else's pod of that name is a conflict that says so.
@@ -100,26 +127,27 @@ def test_a_500_on_create_is_retried_and_creates_one_pod(kube_double, kube, sleep
     assert err.value.status == 409
 
 
-def test_a_500_on_delete_is_retried(kube_double, kube, sleeps):
-    cluster.seed(kube_double)
-    kube_double.config(faults=[{"status": 500, "path": "/pods/test-np$", "method": "DELETE"}])
-    assert kube.delete_pod(cluster.NAMESPACE, "test-np") is True
-    assert kube.read_pod(cluster.NAMESPACE, "test-np") is None
-    assert kube.delete_pod(cluster.NAMESPACE, "test-np") is False
+def test_a_500_on_delete_is_retried(kube_lab, kube, sleeps):
+    _sleeper(kube_lab)
+    kube_lab.config(faults=[{"status": 500, "path": f"/pods/{POD}$", "method": "DELETE"}])
+    assert kube.delete_pod("default", POD) is True
+    assert kube.read_pod("default", POD) is None
+    assert kube.delete_pod("default", POD) is False
     assert len(sleeps) == 1
+    assert [r["status"] for r in _calls(kube_lab, "DELETE", f"/pods/{POD}")] == [500, 200, 404]
 
 
-def test_a_refused_exec_upgrade_is_retried(kube_double, kube, sleeps):
-    cluster.seed(kube_double)
-    kube_double.config(faults=[{"status": 503, "path": "/pods/test-np/exec$", "method": "GET"}])
-    ws = kube.exec_stream(cluster.NAMESPACE, "test-np", ["echo", "hello"])
+def test_a_refused_exec_upgrade_is_retried(kube_lab, kube, sleeps):
+    _sleeper(kube_lab)
+    kube_lab.config(faults=[{"status": 503, "path": f"/pods/{POD}/exec$", "method": "GET"}])
+    ws = kube.exec_stream("default", POD, ["echo", "hello"])
     try:
         ws.run_forever(timeout=10)
         assert ws.read_channel(1) == "hello\n"
     finally:
         ws.close()
     assert len(sleeps) == 1
-    assert _calls(kube_double, "GET", "/pods/test-np/exec")[0]["status"] == 503
+    assert [r["status"] for r in _calls(kube_lab, "GET", f"/pods/{POD}/exec")] == [503, 101]
 
 
 def test_a_refused_connection_is_retried_then_reported(sleeps):

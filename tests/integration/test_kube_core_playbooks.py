@@ -1,7 +1,7 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The real kubernetes.core modules, through ansible-playbook, against the Kubernetes double."""
+"""The real kubernetes.core modules, through ansible-playbook, against the real lab (`kube_lab`): a real API server, node and kube-router."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ NS = "netpol-demo"
 
 WORKLOAD = textwrap.dedent(
     """\
-    - name: Walkthrough workload on the simulated cluster
+    - name: Walkthrough workload on the lab cluster
       hosts: localhost
       gather_facts: false
       tasks:
@@ -94,7 +94,7 @@ WORKLOAD = textwrap.dedent(
 
 LABELS = textwrap.dedent(
     """\
-    - name: Labels, server-side apply and k8s_info on the simulated cluster
+    - name: Labels, server-side apply and k8s_info on the lab cluster
       hosts: localhost
       gather_facts: false
       tasks:
@@ -121,9 +121,12 @@ LABELS = textwrap.dedent(
               apiVersion: networking.k8s.io/v1
               kind: NetworkPolicy
               metadata: {name: deny, namespace: netpol-demo}
+              # Deny all ingress by policyTypes alone: a re-applied `ingress: []` is not a no-op on
+              # kube-apiserver (stored as no rules, it differs from the empty list applied, so the
+              # NetworkPolicy's generation goes up on every apply and kubernetes.core reports a change).
               spec:
                 podSelector: {matchLabels: {app: api}}
-                ingress: []
+                policyTypes: [Ingress]
         - name: Pods labelled app=api
           kubernetes.core.k8s_info:
             kind: Pod
@@ -169,8 +172,8 @@ def _k8s_changes(run) -> dict[str, bool]:
     return {r["task"]: r.get("changed", False) for r in run.task_results()}
 
 
-def test_workload_waits_probes_and_is_idempotent(kube_double, ansible_playbook, playbooks):
-    first = ansible_playbook(playbooks["workload"], env=kube_double.env)
+def test_workload_waits_probes_and_is_idempotent(kube_lab, ansible_playbook, playbooks):
+    first = ansible_playbook(playbooks["workload"], env=kube_lab.env)
     assert first.rc == 0, first.output
     changes = _k8s_changes(first)
     for task in ("Namespace", "Deployment api", "Service api", "Client pod test-np"):
@@ -179,30 +182,30 @@ def test_workload_waits_probes_and_is_idempotent(kube_double, ansible_playbook, 
     assert deployment["status"]["availableReplicas"] == 1
     pod = first.result("Client pod test-np")["result"]
     assert pod["status"]["containerStatuses"][0]["ready"] is True
-    second = ansible_playbook(playbooks["workload"], env=kube_double.env)
+    second = ansible_playbook(playbooks["workload"], env=kube_lab.env)
     assert second.rc == 0, second.output
     assert not any(_k8s_changes(second).values()), _k8s_changes(second)
-    methods = {(r["method"], r["content_type"]) for r in kube_double.requests()}
+    methods = {(r["method"], r["content_type"]) for r in kube_lab.requests()}
     assert ("PATCH", "application/strategic-merge-patch+json") in methods
 
 
-def test_labels_server_side_apply_info_and_exec(kube_double, ansible_playbook, playbooks):
-    assert ansible_playbook(playbooks["workload"], env=kube_double.env).rc == 0
-    core = kubernetes.client.CoreV1Api(kube_double.client())
+def test_labels_server_side_apply_info_and_exec(kube_lab, ansible_playbook, playbooks):
+    assert ansible_playbook(playbooks["workload"], env=kube_lab.env).rc == 0
+    core = kubernetes.client.CoreV1Api(kube_lab.client())
     core.patch_namespaced_pod("test-np", NS, {"metadata": {"labels": {"stale": "yes"}}})
-    run = ansible_playbook(playbooks["labels"], env=kube_double.env)
+    run = ansible_playbook(playbooks["labels"], env=kube_lab.env)
     assert run.rc == 0, run.output
     assert run.result("Label the client")["changed"] is True
     assert run.result("Remove the stale label")["changed"] is True
     assert core.read_namespaced_pod("test-np", NS).metadata.labels == {"app": "api"}
     assert run.result("Deny policy (server-side apply)")["changed"] is True
     assert run.result("Deny policy (server-side apply)")["result"]["spec"]["policyTypes"] == ["Ingress"]
-    again = ansible_playbook(playbooks["labels"], env=kube_double.env)
+    again = ansible_playbook(playbooks["labels"], env=kube_lab.env)
     assert again.rc == 0, again.output
     for task in ("Label the client", "Remove the stale label", "Deny policy (server-side apply)"):
         assert again.result(task)["changed"] is False, task
-    applies = [r for r in kube_double.requests() if r["content_type"] == "application/apply-patch+yaml"]
+    applies = [r for r in kube_lab.requests() if r["content_type"] == "application/apply-patch+yaml"]
     assert applies
     assert all("fieldManager=netpol-aks" in r["query"] for r in applies)
-    selectors = [r for r in kube_double.requests() if "labelSelector" in r["query"]]
+    selectors = [r for r in kube_lab.requests() if "labelSelector" in r["query"]]
     assert selectors
