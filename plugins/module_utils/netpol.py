@@ -47,8 +47,10 @@ follows the number of distinct classes, not pods.
 from __future__ import annotations
 
 import bisect
+import importlib.util
 import ipaddress
 import json
+import numbers
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -56,6 +58,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
 from typing import Any
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -367,37 +370,16 @@ def _policy_ident(policy: Any) -> str:
     return f"{ns}/{name}"
 
 
-_SCHEMA_VALIDATOR: Any = None
-_SCHEMA_PROBLEM: list[str | None] = [None]  # why the validator is unavailable
+_SCHEMA_VALIDATOR: Any = None  # the _StrictSchema once loaded, False when it cannot be
+_SCHEMA_PROBLEM: list[str | None] = [None]  # why the strict schema is unavailable
 
 
 def _schema_validator() -> Any:
-    """The strict NetworkPolicy JSON schema from kubernetes-validate, or False when unavailable.
-
-    The schema's ``$ref``s into the shared definitions file are inlined once (NetworkPolicy's schema
-    has no recursive references), which validates about twice as fast as resolving them per object.
-    """
+    """The strict NetworkPolicy JSON schema of kubernetes-validate (a ``_StrictSchema``), or False when unavailable."""
     global _SCHEMA_VALIDATOR
     if _SCHEMA_VALIDATOR is None:
         try:
-            import jsonschema
-            from kubernetes_validate import utils as kv
-
-            version = kv.major_minor(SCHEMA_VERSION)
-            known = [v for v in kv.all_versions() if kv.major_minor(v) <= version]
-            schema_dir = f"v{known[-1]}-local-strict"
-            schema = kv.schema_contents(
-                f"kubernetes-json-schema/{schema_dir}/networkpolicy-networking-v1.json", version
-            )
-            defs = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)["$defs"]
-            schema = _inline_refs(schema, defs, ())
-            validator_class = jsonschema.validators.Draft202012Validator
-            if _shape_cache_usable(schema):
-                plain_items = validator_class.VALIDATORS["items"]
-                validator_class = jsonschema.validators.extend(
-                    validator_class, {"items": _items_once_per_shape(plain_items)}
-                )
-            _SCHEMA_VALIDATOR = validator_class(schema)
+            _SCHEMA_VALIDATOR = _StrictSchema(_load_strict_schema())
         except ImportError as exc:
             _SCHEMA_VALIDATOR = False
             _SCHEMA_PROBLEM[0] = (
@@ -419,6 +401,36 @@ def schema_problem() -> str | None:
     return _SCHEMA_PROBLEM[0]
 
 
+_STRICT_DIRECTORY = re.compile(r"^v(\d+)\.(\d+)\.(\d+)-local-strict$")
+
+
+def _load_strict_schema() -> Any:
+    """kubernetes-validate's strict NetworkPolicy schema with its ``$ref``s into the shared definitions inlined
+    (NetworkPolicy's schema has no recursive references), from the newest Kubernetes version it bundles that is
+    not newer than SCHEMA_VERSION.
+
+    Read from the package's files without importing it: its import brings jsonschema (about 0.1 s of CPU),
+    which only the message of an error needs. ImportError when kubernetes-validate or jsonschema is missing.
+    """
+    specs = {name: importlib.util.find_spec(name) for name in ("kubernetes_validate", "jsonschema")}
+    for name, spec in specs.items():
+        if spec is None or not spec.origin:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    root = Path(specs["kubernetes_validate"].origin).parent / "kubernetes-json-schema"
+    wanted = tuple(int(part) for part in SCHEMA_VERSION.split(".")[:2])
+    known = []
+    for entry in root.iterdir():
+        match = _STRICT_DIRECTORY.match(entry.name)
+        if match and tuple(int(part) for part in match.groups()[:2]) <= wanted:
+            known.append((tuple(int(part) for part in match.groups()), entry))
+    if not known:
+        raise FileNotFoundError(f"no strict schema for Kubernetes {SCHEMA_VERSION} or older under {root}")
+    directory = max(known)[1]
+    schema = json.loads((directory / "networkpolicy-networking-v1.json").read_text(encoding="utf-8"))
+    defs = json.loads((directory / "_definitions.json").read_text(encoding="utf-8"))["$defs"]
+    return _inline_refs(schema, defs, ())
+
+
 def _inline_refs(node: Any, defs: Mapping, seen: tuple[str, ...]) -> Any:
     if isinstance(node, Mapping):
         ref = node.get("$ref")
@@ -435,95 +447,156 @@ def _inline_refs(node: Any, defs: Mapping, seen: tuple[str, ...]) -> Any:
     return node
 
 
-# The strict schema checks each distinct shape of a list item (a rule, a peer, a port, a selector
-# requirement) once: its verdict depends only on the keys of every object the schema describes field by
-# field, the values of maps (labels: every value checked alike, whatever its key), the type of every
-# scalar, every list item, and the exact value wherever the schema has an enum - as long as the schema
-# uses no keyword that looks at values in other ways (pattern, minimum, maxLength, format assertions...),
-# which _shape_cache_usable checks once. An item of a shape not yet seen valid is checked itself, so the
-# errors of a bad policy are the schema's own, with their paths.
-_SHAPE_KEYWORDS = frozenset(
-    {"$id", "$schema", "additionalProperties", "description", "enum", "format", "items", "oneOf", "properties"}
-    | {"required", "type"}
-)
-_VALID_SHAPES: set[tuple] = set()
+class _StrictSchema:
+    """The strict schema, checked two ways: ``valid(doc)`` evaluates it in plain Python (compiled once by
+    _compile_schema) and is True exactly when jsonschema's Draft 2020-12 validator finds no error; only a policy
+    it finds invalid goes to jsonschema (``iter_errors``), whose errors and paths are reported. jsonschema is
+    imported on the first error to explain. A schema with a keyword _compile_schema does not evaluate sends every
+    policy to jsonschema.
+    """
+
+    def __init__(self, schema: Any):
+        self.schema = schema
+        try:
+            self.valid: Callable[[Any], bool] = _compile_schema(schema)
+        except _UnsupportedSchema:
+            self.valid = _never
+        self._validator: Any = None
+
+    def iter_errors(self, doc: Any) -> Iterable[Any]:
+        if self._validator is None:
+            import jsonschema
+
+            # No format checker: "format" asserts nothing, as _compile_schema assumes.
+            self._validator = jsonschema.validators.Draft202012Validator(self.schema)
+        return self._validator.iter_errors(doc)
 
 
-def _schema_keywords(node: Any, into: set[str]) -> set[str]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key.startswith("x-kubernetes-"):
-                continue  # annotations, not assertions
-            into.add(key)
-            if key == "properties" and isinstance(value, Mapping):
-                for sub in value.values():
-                    _schema_keywords(sub, into)
-            elif key in ("items", "additionalProperties", "oneOf"):
-                _schema_keywords(value, into)
-    elif isinstance(node, list):
-        for sub in node:
-            _schema_keywords(sub, into)
-    return into
+class _UnsupportedSchema(Exception):
+    """A schema keyword or value that _compile_schema does not evaluate itself."""
 
 
-def _shape_cache_usable(schema: Mapping) -> bool:
-    return _schema_keywords(schema, set()) <= _SHAPE_KEYWORDS
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+# Keywords that assert nothing (annotations; "format" without a format checker).
+_ANNOTATION_KEYWORDS = frozenset({"$id", "$comment", "description", "title", "default", "examples", "format"})
+# jsonschema's Draft 2020-12 type checker, test for test.
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "array": lambda value: isinstance(value, list),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: (
+        (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+    ),
+    "null": lambda value: value is None,
+    "number": lambda value: isinstance(value, numbers.Number) and not isinstance(value, bool),
+    "object": lambda value: isinstance(value, dict),
+    "string": lambda value: isinstance(value, str),
+}
 
 
-def _shape(value: Any, schema: Any) -> tuple:
-    """What the strict schema's verdict on ``value`` depends on (see _SHAPE_KEYWORDS)."""
-    schema = schema if isinstance(schema, Mapping) else {}
-    if "enum" in schema or ("oneOf" in schema and "enum" in _schema_keywords(schema["oneOf"], set())):
-        return ("=", json.dumps(value, sort_keys=True, default=repr))
-    if "oneOf" in schema:
-        schema = {}  # keys, types and items: no enum below
-    if isinstance(value, Mapping):
-        extra = schema.get("additionalProperties")
-        props = schema.get("properties")
-        if props is None and "required" not in schema and isinstance(extra, Mapping):
-            return ("m", tuple(sorted(_shape(item, extra) for item in value.values())))
-        props = props if isinstance(props, Mapping) else {}
-        return ("d", tuple(sorted((str(key), _shape(item, props.get(key, extra))) for key, item in value.items())))
-    if isinstance(value, list):
-        return ("l", tuple(_shape(item, schema.get("items")) for item in value))
-    if value is None or isinstance(value, bool):
-        return ("s", "null" if value is None else "bool")
-    if isinstance(value, float):
-        return ("s", "int" if value.is_integer() else "float")
-    if isinstance(value, (int, str)):
-        return ("s", "int" if isinstance(value, int) else "str")
-    return ("s", repr(type(value)))
+def _always(value: Any) -> bool:
+    return True
 
 
-def _holds_lists_of_objects(schema: Mapping) -> bool:
-    props = schema.get("properties")
-    return isinstance(props, Mapping) and any(
-        isinstance(sub, Mapping) and isinstance(sub.get("items"), Mapping) and "properties" in sub["items"]
-        for sub in props.values()
-    )
+def _never(value: Any) -> bool:
+    return False
 
 
-def _items_once_per_shape(plain_items: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``items`` keyword, checking an item only when no item of its shape was found valid before."""
+def _compile_schema(schema: Any) -> Callable[[Any], bool]:
+    """A predicate with jsonschema's Draft 2020-12 verdict on ``schema`` (no format checker), for the keywords
+    type, enum (of strings), required, properties, additionalProperties, items and oneOf; _UnsupportedSchema for
+    any other keyword (or a ``$schema`` of another draft) anywhere in it. ``x-kubernetes-*`` extensions are
+    annotations, as they are to jsonschema."""
+    if schema is True:
+        return _always
+    if schema is False:
+        return _never
+    if not isinstance(schema, dict):
+        raise _UnsupportedSchema(f"schema {schema!r}")
+    checks: list[Callable[[Any], bool]] = []
+    for key, value in schema.items():
+        if (
+            key in _ANNOTATION_KEYWORDS
+            or key.startswith("x-kubernetes-")
+            or (key, value) == ("$schema", _DRAFT_2020_12)
+        ):
+            continue
+        if key == "type":
+            checks.append(_type_check(value))
+        elif key == "enum":
+            checks.append(_enum_check(value))
+        elif key == "required":
+            checks.append(_required_check(value))
+        elif key == "properties":
+            extra = schema.get("additionalProperties", True)
+            checks.append(_object_check(value, None if extra is True else _compile_schema(extra)))
+        elif key == "additionalProperties":
+            if "properties" not in schema:
+                checks.append(_object_check({}, None if value is True else _compile_schema(value)))
+        elif key == "items" and "prefixItems" not in schema:
+            checks.append(_items_check(_compile_schema(value)))
+        elif key == "oneOf" and isinstance(value, list) and value:
+            checks.append(_one_of_check([_compile_schema(sub) for sub in value]))
+        else:
+            raise _UnsupportedSchema(f"keyword {key!r}")
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
 
-    def items(validator: Any, item_schema: Any, instance: Any, schema: Mapping) -> Any:
-        if not isinstance(item_schema, Mapping) or "prefixItems" in schema or not isinstance(instance, list):
-            yield from plain_items(validator, item_schema, instance, schema)
-            return
-        if _holds_lists_of_objects(item_schema):
-            # A rule: its peers and ports are cached one by one; its own shape rarely repeats.
-            yield from plain_items(validator, item_schema, instance, schema)
-            return
-        for index, item in enumerate(instance):
-            key = (id(item_schema), _shape(item, item_schema))
-            if key in _VALID_SHAPES:
-                continue
-            errors = list(validator.descend(instance=item, schema=item_schema, path=index))
-            if not errors:
-                _VALID_SHAPES.add(key)
-            yield from errors
+    def all_of(value: Any) -> bool:
+        return all(check(value) for check in checks)
 
-    return items
+    return all_of
+
+
+def _type_check(types: Any) -> Callable[[Any], bool]:
+    names = [types] if isinstance(types, str) else types
+    if not isinstance(names, list) or not names or any(name not in _JSON_TYPES for name in names):
+        raise _UnsupportedSchema(f"type {types!r}")
+    tests = [_JSON_TYPES[name] for name in names]
+    if len(tests) == 1:
+        return tests[0]
+    return lambda value: any(test(value) for test in tests)
+
+
+def _enum_check(values: Any) -> Callable[[Any], bool]:
+    # jsonschema compares a string with == (a string is never equal to a non-string); other values it compares in
+    # ways of its own (True is not 1), which this does not repeat.
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise _UnsupportedSchema(f"enum {values!r}")
+    allowed = frozenset(values)
+    return lambda value: isinstance(value, str) and value in allowed
+
+
+def _required_check(names: Any) -> Callable[[Any], bool]:
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _UnsupportedSchema(f"required {names!r}")
+    return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+
+
+def _object_check(properties: Any, extra: Callable[[Any], bool] | None) -> Callable[[Any], bool]:
+    if not isinstance(properties, dict):
+        raise _UnsupportedSchema(f"properties {properties!r}")
+    checks = {name: _compile_schema(sub) for name, sub in properties.items()}
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return True
+        for key, item in value.items():
+            sub = checks.get(key, extra)
+            if sub is not None and not sub(item):
+                return False
+        return True
+
+    return check
+
+
+def _items_check(item: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: not isinstance(value, list) or all(item(entry) for entry in value)
+
+
+def _one_of_check(subs: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    return lambda value: sum(1 for sub in subs if sub(value)) == 1
 
 
 def _json_path(parts: Iterable[Any]) -> str:
@@ -590,12 +663,12 @@ def validate_policy(policy: Any, *, schema: bool = True) -> list[str]:
                 for i, rule in enumerate(rules):
                     check.rule(rule, f"spec.{key}[{i}]", peers_key)
     if schema:
-        validator = _schema_validator()
-        if validator:
-            doc = dict(policy)
-            doc.setdefault("apiVersion", API_VERSION)
-            doc.setdefault("kind", KIND)
-            for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        strict = _schema_validator()
+        doc = dict(policy)
+        doc.setdefault("apiVersion", API_VERSION)
+        doc.setdefault("kind", KIND)
+        if strict and not strict.valid(doc):
+            for err in sorted(strict.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
                 path = _json_path(err.absolute_path) or "(policy)"
                 # Our own check already explained this field (or its parent) in plainer words.
                 if any(

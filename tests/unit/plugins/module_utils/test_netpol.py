@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.netpol.aks.plugins.module_utils import netpol
@@ -735,15 +739,16 @@ def owned(name, owner):
     return pol(name, {"podSelector": {}}) | {"metadata": {"name": name, "namespace": "x", "ownerReferences": [owner]}}
 
 
-def test_the_strict_schema_checks_each_shape_of_a_list_item_once_and_still_names_a_bad_field():
-    # ownerReferences items are checked by the strict schema alone: the valid ones warm the shape cache, then
-    # items of other shapes (a number where a string belongs, a required field missing) are still errors.
+def test_the_strict_schema_is_checked_in_python_and_its_errors_come_from_jsonschema(monkeypatch):
+    # A fresh schema object: valid policies never build the jsonschema validator; a bad one does, and its errors
+    # name the field.
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", netpol._StrictSchema(netpol._load_strict_schema()))
     owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "1234"}
     assert netpol.validate_policy(owned("a", owner)) == []
     assert netpol.validate_policy(owned("b", owner | {"name": "other", "uid": "5678"})) == []
-    item_schema = netpol._schema_validator().schema["properties"]["metadata"]["properties"]["ownerReferences"]["items"]
-    assert (id(item_schema), netpol._shape(owner, item_schema)) in netpol._VALID_SHAPES
+    assert netpol._SCHEMA_VALIDATOR._validator is None
     errors = netpol.validate_policy(owned("c", owner | {"uid": 5}))
+    assert netpol._SCHEMA_VALIDATOR._validator is not None
     assert len(errors) == 1
     assert errors[0].startswith("x/c: metadata.ownerReferences[0].uid: 5 is not of type 'string' (strict schema")
     errors = netpol.validate_policy(owned("d", {k: v for k, v in owner.items() if k != "name"}))
@@ -751,16 +756,106 @@ def test_the_strict_schema_checks_each_shape_of_a_list_item_once_and_still_names
         f"x/d: metadata.ownerReferences[0]: 'name' is a required property (strict schema of Kubernetes "
         f"{netpol.SCHEMA_VERSION})"
     ]
-    # The cache keeps what the verdict depends on: the shape of a value, not the value, except under an enum.
-    assert netpol._shape({"uid": "1"}, item_schema) == netpol._shape({"uid": "2"}, item_schema)
-    assert netpol._shape({"uid": "1"}, item_schema) != netpol._shape({"uid": 1}, item_schema)
-    assert netpol._shape("TCP", {"enum": ["TCP"]}) != netpol._shape("tcp", {"enum": ["TCP"]})
 
 
-def test_the_shape_cache_is_off_for_a_schema_that_looks_at_values():
-    assert netpol._shape_cache_usable(netpol._schema_validator().schema)
-    assert not netpol._shape_cache_usable({"properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}})
-    assert not netpol._shape_cache_usable({"items": {"type": "integer", "minimum": 1}})
+RICH_POLICY = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {
+        "name": "rich",
+        "namespace": "x",
+        "labels": {"app": "web"},
+        "annotations": {"note": "kept"},
+        "generation": 3,
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "1", "controller": True}],
+        "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}],
+    },
+    "spec": {
+        "podSelector": {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
+            {
+                "from": [
+                    {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+                    {"namespaceSelector": {"matchLabels": {"team": "a"}}, "podSelector": {}},
+                ],
+                "ports": [{"port": 80}, {"port": "http", "protocol": "TCP"}, {"port": 8000, "endPort": 8100}],
+            }
+        ],
+        "egress": [{"to": [{"podSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b"]}]}}]}],
+    },
+}
+ODD_VALUES = [None, 0, 7, 1.0, 1.5, True, "", "networking.k8s.io/v1", [], ["s"], [{}], {}, {"zz": 1}]
+
+
+def _mutations(node, put):
+    """Every copy of the document with one value replaced by each odd value, one key added or one key removed."""
+    if isinstance(node, dict):
+        yield put({**node, "zz": "unknown"})
+        for key, value in node.items():
+            yield put({k: v for k, v in node.items() if k != key})
+            for odd in ODD_VALUES:
+                yield put({**node, key: odd})
+            yield from _mutations(value, lambda new, key=key: put({**node, key: new}))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            for odd in ODD_VALUES:
+                yield put([*node[:i], odd, *node[i + 1 :]])
+            yield from _mutations(value, lambda new, i=i: put([*node[:i], new, *node[i + 1 :]]))
+
+
+def test_the_python_check_of_the_strict_schema_agrees_with_jsonschema_on_every_mutation():
+    strict = netpol._StrictSchema(netpol._load_strict_schema())
+    reference = strict.iter_errors  # builds jsonschema's validator of the same schema
+    docs = [RICH_POLICY, *_mutations(RICH_POLICY, lambda doc: doc)]
+    verdicts = {True: 0, False: 0}
+    for doc in docs:
+        expected = next(iter(reference(doc)), None) is None
+        assert strict.valid(doc) is expected, doc
+        verdicts[expected] += 1
+    # Both verdicts are exercised, not one of them.
+    assert verdicts[True] > 100
+    assert verdicts[False] > 300
+
+
+def test_a_schema_keyword_the_python_check_does_not_evaluate_sends_every_policy_to_jsonschema():
+    for schema in (
+        {"type": "string", "pattern": "^[a-z]+$"},
+        {"properties": {"n": {"type": "integer", "minimum": 1}}},
+        {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object"},
+        {"enum": [1, 2]},
+        {"type": "decimal"},
+    ):
+        with pytest.raises(netpol._UnsupportedSchema):
+            netpol._compile_schema(schema)
+    strict = netpol._StrictSchema({"properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}})
+    assert not strict.valid({"name": "ok"})
+    assert not list(strict.iter_errors({"name": "ok"}))
+    assert [e.message for e in strict.iter_errors({"name": "NO"})] == ["'NO' does not match '^[a-z]+$'"]
+
+
+def test_valid_policies_do_not_import_jsonschema():
+    # Only an error to explain needs jsonschema (about 0.1 s of CPU to import): a run of valid policies is spared.
+    code = (
+        "import sys\n"
+        "from ansible_collections.netpol.aks.plugins.module_utils import netpol\n"
+        f"cluster = netpol.Cluster(policies=[{RICH_POLICY!r}])\n"
+        "assert cluster.schema_warning is None and netpol._SCHEMA_VALIDATOR\n"
+        "print('jsonschema' in sys.modules)\n"
+        f"print(netpol.validate_policy({owned('bad', {'uid': 5})!r})[0])\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_child_env())
+    lines = out.stdout.splitlines()
+    assert lines[0] == "False"
+    assert lines[1].startswith("x/bad: metadata.ownerReferences[0]: ")
+    assert lines[2] == "True"
+
+
+def _child_env():
+    """This test process's import path for a child Python, so it finds the collection the same way."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
 def test_every_error_of_every_policy_is_reported_at_once():
