@@ -1381,8 +1381,31 @@ def _parse_namespaces(namespaces: Iterable[Any]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _parse_pod(pod: Any, path: str) -> Pod:
-    """A Pod from ``{namespace, name, labels, ip, ports}``; InputError naming the field otherwise."""
+def _tagged(items: Iterable[tuple[Any, Any]]) -> tuple:
+    """Key and value pairs with the type of each value: True == 1 == 1.0, but they are not the same input."""
+    return tuple((key, type(value), value) for key, value in items)
+
+
+def _workload_key(pod: Mapping) -> Any:
+    """What the checks of a pod's labels and ports depend on, hashable; None when it is not plain data (then the
+    pod is checked on its own). Pods of one workload share it."""
+    labels, ports = pod.get("labels"), pod.get("ports")
+    try:
+        key = (
+            _tagged(labels.items()) if isinstance(labels, dict) else (type(labels), labels),
+            tuple(_tagged(entry.items()) for entry in ports) if isinstance(ports, list) else (type(ports), ports),
+        )
+        hash(key)
+    except (AttributeError, TypeError):
+        return None
+    return key
+
+
+def _parse_pod(pod: Any, path: str, workloads: dict[Any, tuple] | None = None) -> Pod:
+    """A Pod from ``{namespace, name, labels, ip, ports}``; InputError naming the field otherwise.
+
+    ``workloads`` remembers the checked labels and ports of pods seen before (by _workload_key): the replicas of
+    a workload are checked once."""
     if not isinstance(pod, Mapping):
         raise InputError(f"{path}: must be a mapping {{namespace, name, labels, ip, ports}}, got {pod!r}")
     unknown = set(pod) - {"namespace", "name", "labels", "ip", "ports", "node", "host_network"}
@@ -1402,12 +1425,22 @@ def _parse_pod(pod: Any, path: str) -> Pod:
     name = pod.get("name")
     if not isinstance(name, str) or not name or "/" in name:
         raise InputError(f"{path}.name: {name!r} is not a pod name")
+    key = _workload_key(pod) if workloads is not None else None
+    checked = workloads.get(key) if key is not None else None
+    if checked is None:
+        checked = (
+            _check_labels(pod.get("labels"), f"{path}.labels"),
+            _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
+        )
+        if key is not None:
+            workloads[key] = checked
+    labels, ports = checked
     return Pod(
         ns,
         name,
-        _check_labels(pod.get("labels"), f"{path}.labels"),
+        dict(labels),
         _parse_ip(pod.get("ip"), f"{path}.ip"),
-        _compile_pod_ports(pod.get("ports"), f"{path}.ports"),
+        ports,
         node,
         bool(pod.get("host_network", False)),
     )
@@ -1486,8 +1519,9 @@ class Cluster:
         self.namespaces: dict[str, dict[str, str]] = _parse_namespaces(namespaces or ())
         self.pods: dict[str, Pod] = {}
         self._by_ip: dict[Any, Pod] = {}
+        workloads: dict[Any, tuple] = {}
         for i, raw in enumerate(pods or ()):
-            pod = _parse_pod(raw, f"pods[{i}]")
+            pod = _parse_pod(raw, f"pods[{i}]", workloads)
             if pod.ident in self.pods:
                 raise InputError(f"pods[{i}]: pod {pod.ident} is listed twice")
             self.namespaces.setdefault(pod.namespace, {NAMESPACE_NAME_LABEL: pod.namespace})

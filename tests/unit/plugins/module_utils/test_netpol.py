@@ -908,7 +908,33 @@ BAD_INPUTS = [
     ({"pods": [{"namespace": "x", "name": "a", "podIP": "1.2.3.4"}]}, "pods[0]: unknown field(s) podIP"),
     ({"pods": [{"namespace": "x", "name": "a"}, {"namespace": "x", "name": "a"}]}, "pods[1]: pod x/a is listed twice"),
     ({"pods": ["x/a"]}, "pods[0]: must be a mapping"),
+    # A replica differs from the pod before it only in a value's type: checked on its own, not as the same workload.
+    (
+        {"pods": [{"namespace": "x", "name": f"a{i}", "ports": [{"port": port}]} for i, port in enumerate((1, True))]},
+        "pods[1].ports[0].port: must be a port number 1-65535, got True",
+    ),
+    (
+        {"pods": [{"namespace": "x", "name": f"a{i}", "ports": [{"port": port}]} for i, port in enumerate((80, 80.0))]},
+        "pods[1].ports[0].port: must be a port number 1-65535, got 80.0",
+    ),
+    (
+        {"pods": [{"namespace": "x", "name": f"a{i}", "labels": {"v": value}} for i, value in enumerate(("1", 1))]},
+        "pods[1].labels.v: label value 1 must be a string",
+    ),
 ]
+
+
+def test_the_replicas_of_a_workload_have_their_labels_and_ports_checked_once(monkeypatch):
+    calls = []
+    check_labels = netpol._check_labels
+    monkeypatch.setattr(netpol, "_check_labels", lambda labels, path: calls.append(path) or check_labels(labels, path))
+    pods = [{"namespace": "x", "name": f"web-{i}", "labels": {"app": "web"}, "ports": [{"port": 80}]} for i in range(3)]
+    pods.append({"namespace": "x", "name": "db", "labels": {"app": "db"}, "ports": [{"port": 5432}]})
+    cluster = netpol.Cluster(pods=pods)
+    assert calls == ["pods[0].labels", "pods[3].labels"]
+    assert [cluster.pods[f"x/web-{i}"].ports for i in range(3)] == [((None, 80, "TCP"),)] * 3
+    cluster.pods["x/web-0"].labels["extra"] = "own copy"  # each pod has its own labels mapping
+    assert cluster.pods["x/web-1"].labels == {"app": "web"}
 
 
 @pytest.mark.parametrize(("kwargs", "message"), BAD_INPUTS)
