@@ -26,8 +26,10 @@ Per size it prints:
   floor     the same module process on a cluster of one pod: what any run costs (Python, the imports of
             ansible's module_utils from the AnsiballZ payload; an offline run does not import the kubernetes
             client library)
-  spec      Ansible's argument spec check of those arguments in this process: the module's spec (lists of
-            raw items the engine checks) against the per-item suboption spec of version 0.1.0
+  spec      Ansible's argument spec check (with its deep copy of the arguments) in this process: of what the
+            module hands it (a one-item stand-in for each of namespaces, pods and policies: the engine checks
+            their items), of the lists themselves as raw items (the module before), and of the lists against the
+            per-item suboption spec of version 0.1.0
   scrub     Ansible's no_log scrubbing (remove_values, with one secret) of the module's result
   live      with --live SIZES: the same module process in live mode, reading the cluster from the
             Kubernetes double (tests/fakes/kube, which pages LISTs as kube-apiserver does) seeded through
@@ -462,16 +464,26 @@ def live_run(size: int, policies: int, wrapper: str, base: dict, workdir: Path, 
         double.stop()
 
 
-def spec_times(args: dict) -> tuple[float, float]:
-    """CPU seconds of Ansible's argument spec check: the module's spec, and the 0.1.0 per-item spec."""
+def spec_times(args: dict) -> tuple[float, float, float]:
+    """CPU seconds of Ansible's argument spec check (its deep copy of the arguments included): of what the module
+    hands it (a one-item stand-in for each large list, EngineCheckedInputs), of the lists themselves against the
+    module's spec (lists of raw items), and of the lists against the 0.1.0 per-item spec."""
+    stand_ins = {
+        k: [f"({len(v)} items, checked by the engine)"] if k in reachability_info.OFFLINE_INPUTS and v else v
+        for k, v in args.items()
+    }
     times = []
-    for spec in (reachability_info.ARGUMENT_SPEC, BASELINE_SPEC):
+    for spec, given in (
+        (reachability_info.ARGUMENT_SPEC, stand_ins),
+        (reachability_info.ARGUMENT_SPEC, args),
+        (BASELINE_SPEC, args),
+    ):
         start = time.process_time()
-        checked = ArgumentSpecValidator(spec).validate(args)
+        checked = ArgumentSpecValidator(spec).validate(given)
         times.append(time.process_time() - start)
         if checked.error_messages:
             raise SystemExit(f"argument spec errors: {checked.error_messages[:3]}")
-    return times[0], times[1]
+    return times[0], times[1], times[2]
 
 
 def scrub_time(result: dict) -> float:
@@ -502,8 +514,8 @@ def report(r: dict) -> str:
         f"result {m['bytes']:,} bytes ({len(m['result']['summary']['ports'])} ports, "
         f"{m['result']['summary']['evaluated']:,} pod pairs)   {_target(r)}",
         f"          {m['cpu_s'] - r['floor_s']:7.3f} s cpu above the floor (what grows with the cluster)",
-        f"  spec    {r['spec_s']:7.3f} s cpu with raw items, {r['baseline_spec_s']:.3f} s with 0.1.0's per-item spec "
-        f"({r['baseline_spec_s'] / max(r['spec_s'], 1e-9):.1f}x)",
+        f"  spec    {r['stand_in_spec_s']:7.3f} s cpu with the module's stand-ins for the lists; the lists themselves "
+        f"{r['spec_s']:.3f} s as raw items, {r['baseline_spec_s']:.3f} s with 0.1.0's per-item spec",
         f"  scrub   {r['scrub_s']:7.3f} s cpu (Ansible's remove_values on the module's result, one no_log value)",
         "          wall      cpu   (engine, in process)",
         f"  build   {r['build_s']:7.3f} s {r['build_cpu_s']:7.3f} s   (validation incl. strict schema, compile)",
@@ -568,7 +580,7 @@ def main() -> int:
             load = os.getloadavg()[0]
             data = build_cluster_input(size, policies)
             module = module_run(wrapper, base, data, workdir, args.repeat)
-            spec_s, baseline_spec_s = spec_times(data)
+            stand_in_spec_s, spec_s, baseline_spec_s = spec_times(data)
             scrub_s = scrub_time(module["result"])
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", f"{size},{policies},{budget}"],
@@ -584,6 +596,7 @@ def main() -> int:
             result.update(
                 module=module,
                 repeat=args.repeat,
+                stand_in_spec_s=stand_in_spec_s,
                 spec_s=spec_s,
                 baseline_spec_s=baseline_spec_s,
                 scrub_s=scrub_s,
