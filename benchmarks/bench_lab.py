@@ -13,8 +13,9 @@ writes it next to the binaries), and with --cold a fresh measurement. Warm: `mak
 binaries in the cache.
 start: tests/lab/control_plane.py from nothing (TLS, etcd, API server /readyz, controller-manager and
 scheduler, the default ServiceAccount) to ready, three times.
-lab-up: `NETPOL_LAB_KUBE=real make lab-up` cold (a fresh state directory, the build cache warm) and
-warm (the lab already up: it says so and does nothing), then `make lab-down`.
+lab-up: `make lab-up` cold (the lab down, a fresh state directory, the build cache warm: `make
+lab-build` runs and finds everything built) and warm (the lab already up: it says so and does
+nothing), then `make lab-down` (every process, namespace and rule removed).
 matrix: on a real lab (control plane, node, kube-proxy/CoreDNS/kube-router, started here), 10 busybox
 client pods x 10 busybox httpd target pods, probe_connectivity's TCP matrix (one exec per client, `nc
 -vv -z -w 1` to every target in parallel inside it), all allowed, then all blocked by a deny-all
@@ -113,9 +114,9 @@ def _make(target: str, env: dict[str, str]) -> tuple[float, str]:
 
 
 def bench_lab_up() -> None:
-    """`make lab-up` with the real Kubernetes: cold (fresh state directory), warm (already up), then down."""
+    """`make lab-up`: cold (fresh state directory), warm (already up), then `make lab-down`."""
     with tempfile.TemporaryDirectory(prefix="bench-lab-up-") as state:
-        env = {**os.environ, "NETPOL_LAB_KUBE": "real", "NETPOL_LAB_STATE_DIR": str(Path(state) / "lab")}
+        env = {**os.environ, "NETPOL_LAB_STATE_DIR": str(Path(state) / "lab")}
         cold, out = _make("lab-up", env)
         try:
             started = sorted(p.name for p in (Path(state) / "lab").iterdir() if p.is_dir())
