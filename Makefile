@@ -75,7 +75,7 @@ browser: venv browser-deps ## The HTML report in a real browser (chromium + Play
 unit: venv ## pytest, unit tests only
 	$(BIN)/pytest -ra tests/unit
 
-integration: venv ## pytest, integration tests only (playbooks against the doubles)
+integration: venv lab-build ## pytest, integration tests only (playbooks against the real lab and the Azure double; root)
 	$(BIN)/pytest -ra tests/integration
 
 molecule: venv lab-build ## molecule test, default scenario, on the local lab (needs root)

@@ -46,6 +46,7 @@ from kubernetes import config as kube_config  # noqa: E402
 from ansible_collections.netpol.aks.plugins.module_utils import _kube  # noqa: E402
 from ansible_collections.netpol.aks.plugins.modules import probe_connectivity  # noqa: E402
 from tests.lab import paths  # noqa: E402
+from tests.lab import real_lab  # noqa: E402
 from tests.lab.control_plane import ControlPlane  # noqa: E402
 
 PARTS = ("build", "start", "lab-up", "matrix")
@@ -135,31 +136,18 @@ def bench_lab_up() -> None:
 
 
 @contextlib.contextmanager
-def real_lab(tmp: Path):
-    """Control plane, node and enforcing network, started here and stopped at the end."""
-    from tests.lab.lab_net import LabNet
-    from tests.lab.lab_node import LabNode
-
+def lab_started_here(tmp: Path):
+    """Control plane, node and enforcing network (tests/lab/real_lab.py, as the lab and the tests start
+    them), started here and stopped at the end."""
     began = time.monotonic()
-    plane = ControlPlane(tmp / "cp")
-    plane.start()
+    lab = real_lab.start(tmp / "lab")
     try:
-        node = LabNode(tmp / "node", plane.info)
-        node.start()
-        try:
-            net = LabNet(tmp / "net", plane.info, node.info)
-            net.start()
-            try:
-                print(
-                    f"real lab (control plane, node, kube-proxy/CoreDNS/kube-router) up in {time.monotonic() - began:.1f} s"
-                )
-                yield plane.info
-            finally:
-                net.stop()
-        finally:
-            node.stop()
+        print(f"real lab (control plane, node, kube-proxy/CoreDNS/kube-router) up in {time.monotonic() - began:.1f} s")
+        yield lab.infos["kube"]
     finally:
-        plane.stop()
+        left = real_lab.stop(lab)
+        if left:
+            print(f"  the lab left {', '.join(left)} (swept)")
 
 
 def run_module(kubeconfig: str, **params: object) -> dict:
@@ -243,7 +231,7 @@ def _timed_matrix(kubeconfig: str, clients: list[str], targets: list[str], expec
 
 
 def bench_matrix() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-lab-matrix-") as tmp, real_lab(Path(tmp)) as info:
+    with tempfile.TemporaryDirectory(prefix="bench-lab-matrix-") as tmp, lab_started_here(Path(tmp)) as info:
         kubeconfig = info["kubeconfig"]
         api = kube_config.new_client_from_config(config_file=kubeconfig)
         core = k8s_client.CoreV1Api(api)
