@@ -24,7 +24,7 @@ from sanity import BIN
 from sanity import ROOT
 from sanity import copy_tree
 
-LAB_ENV = ROOT / ".lab" / "env.json"
+LAB_ENV = Path(os.environ.get("NETPOL_LAB_STATE_DIR") or ROOT / ".lab") / "env.json"  # as tests/lab/local_lab.py
 
 
 def lab(command: str) -> None:
