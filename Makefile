@@ -50,7 +50,7 @@ docs: venv ## Render every module's and role's docs with ansible-doc
 docsite: venv ## Build the HTML docs with antsibull-docs and Sphinx, offline: .docsite/build/html/index.html
 	$(PY) scripts/docsite.py
 
-integration-targets: venv ## ansible-test integration (tests/integration/targets/) against the local lab
+integration-targets: venv lab-build ## ansible-test integration (tests/integration/targets/) against the local lab
 	$(PY) scripts/integration_targets.py
 
 sanity: venv ## ansible-test sanity (every test this machine can run), then the packaging tests
@@ -75,10 +75,10 @@ browser: venv browser-deps ## The HTML report in a real browser (chromium + Play
 unit: venv ## pytest, unit tests only
 	$(BIN)/pytest -ra tests/unit
 
-integration: venv ## pytest, integration tests only (playbooks against the doubles)
+integration: venv lab-build ## pytest, integration tests only (playbooks against the real lab and the Azure double; root)
 	$(BIN)/pytest -ra tests/integration
 
-molecule: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## molecule test, default (local lab) scenario (NETPOL_LAB_KUBE=real: on the real lab)
+molecule: venv lab-build ## molecule test, default scenario, on the local lab (needs root)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s default
 
 lab-build: ## Build the real lab once: Kubernetes, etcd, the node, CoreDNS, kube-router (cached in ~/.cache/netpol-aks/lab)
@@ -93,12 +93,11 @@ lab-net-build: ## Build the real lab's CoreDNS and kube-router once (cached); in
 lab-net-test: venv lab-build lab-net-build ## Services, DNS and NetworkPolicy on the real lab (needs root and the node)
 	$(BIN)/pytest -ra tests/unit/lab/test_lab_net.py tests/integration/lab/test_lab_net.py
 
-# NETPOL_LAB_KUBE=real: the lab's Kubernetes is the real one (control plane, node, kube-proxy, CoreDNS, kube-router; built by lab-build) instead of the double.
-lab-up: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Start the local lab (simulated Azure; Kubernetes simulated, or real with NETPOL_LAB_KUBE=real) and write .lab/env
-	$(PY) -m tests.fakes.lab up
+lab-up: venv lab-build ## Start the local lab in the background (a real Kubernetes, simulated Azure; needs root) and write .lab/env
+	$(PY) -m tests.lab up
 
 lab-down: ## Stop the local lab and remove everything it made (processes, namespaces, rules, .lab)
-	@if [ -x $(PY) ]; then $(PY) -m tests.fakes.lab down; fi
+	@if [ -x $(PY) ]; then $(PY) -m tests.lab down; fi
 
 lab-node: ## Build the real lab's node (virtual-kubelet; busybox and nginx from Debian) into the cache
 	tests/lab/node/build.sh
@@ -106,7 +105,7 @@ lab-node: ## Build the real lab's node (virtual-kubelet; busybox and nginx from 
 lab-node-test: venv lab-node ## The lab node's tests, with the real control plane (needs root)
 	$(BIN)/pytest -ra tests/integration/lab/test_lab_node.py
 
-demo: venv $(if $(filter real,$(NETPOL_LAB_KUBE)),lab-build) ## Run playbooks/demo.yml on the local lab (NETPOL_LAB_KUBE=real: on the real lab)
+demo: venv lab-build ## Run playbooks/demo.yml on the local lab (needs root)
 	@./scripts/demo.sh
 
 bench: venv ## Run the benchmarks (figures are printed, not asserted)

@@ -13,8 +13,9 @@ writes it next to the binaries), and with --cold a fresh measurement. Warm: `mak
 binaries in the cache.
 start: tests/lab/control_plane.py from nothing (TLS, etcd, API server /readyz, controller-manager and
 scheduler, the default ServiceAccount) to ready, three times.
-lab-up: `NETPOL_LAB_KUBE=real make lab-up` cold (a fresh state directory, the build cache warm) and
-warm (the lab already up: it says so and does nothing), then `make lab-down`.
+lab-up: `make lab-up` cold (the lab down, a fresh state directory, the build cache warm: `make
+lab-build` runs and finds everything built) and warm (the lab already up: it says so and does
+nothing), then `make lab-down` (every process, namespace and rule removed).
 matrix: on a real lab (control plane, node, kube-proxy/CoreDNS/kube-router, started here), 10 busybox
 client pods x 10 busybox httpd target pods, probe_connectivity's TCP matrix (one exec per client, `nc
 -vv -z -w 1` to every target in parallel inside it), all allowed, then all blocked by a deny-all
@@ -45,6 +46,7 @@ from kubernetes import config as kube_config  # noqa: E402
 from ansible_collections.netpol.aks.plugins.module_utils import _kube  # noqa: E402
 from ansible_collections.netpol.aks.plugins.modules import probe_connectivity  # noqa: E402
 from tests.lab import paths  # noqa: E402
+from tests.lab import real_lab  # noqa: E402
 from tests.lab.control_plane import ControlPlane  # noqa: E402
 
 PARTS = ("build", "start", "lab-up", "matrix")
@@ -113,9 +115,9 @@ def _make(target: str, env: dict[str, str]) -> tuple[float, str]:
 
 
 def bench_lab_up() -> None:
-    """`make lab-up` with the real Kubernetes: cold (fresh state directory), warm (already up), then down."""
+    """`make lab-up`: cold (fresh state directory), warm (already up), then `make lab-down`."""
     with tempfile.TemporaryDirectory(prefix="bench-lab-up-") as state:
-        env = {**os.environ, "NETPOL_LAB_KUBE": "real", "NETPOL_LAB_STATE_DIR": str(Path(state) / "lab")}
+        env = {**os.environ, "NETPOL_LAB_STATE_DIR": str(Path(state) / "lab")}
         cold, out = _make("lab-up", env)
         try:
             started = sorted(p.name for p in (Path(state) / "lab").iterdir() if p.is_dir())
@@ -134,31 +136,18 @@ def bench_lab_up() -> None:
 
 
 @contextlib.contextmanager
-def real_lab(tmp: Path):
-    """Control plane, node and enforcing network, started here and stopped at the end."""
-    from tests.lab.lab_net import LabNet
-    from tests.lab.lab_node import LabNode
-
+def lab_started_here(tmp: Path):
+    """Control plane, node and enforcing network (tests/lab/real_lab.py, as the lab and the tests start
+    them), started here and stopped at the end."""
     began = time.monotonic()
-    plane = ControlPlane(tmp / "cp")
-    plane.start()
+    lab = real_lab.start(tmp / "lab")
     try:
-        node = LabNode(tmp / "node", plane.info)
-        node.start()
-        try:
-            net = LabNet(tmp / "net", plane.info, node.info)
-            net.start()
-            try:
-                print(
-                    f"real lab (control plane, node, kube-proxy/CoreDNS/kube-router) up in {time.monotonic() - began:.1f} s"
-                )
-                yield plane.info
-            finally:
-                net.stop()
-        finally:
-            node.stop()
+        print(f"real lab (control plane, node, kube-proxy/CoreDNS/kube-router) up in {time.monotonic() - began:.1f} s")
+        yield lab.infos["kube"]
     finally:
-        plane.stop()
+        left = real_lab.stop(lab)
+        if left:
+            print(f"  the lab left {', '.join(left)} (swept)")
 
 
 def run_module(kubeconfig: str, **params: object) -> dict:
@@ -242,7 +231,7 @@ def _timed_matrix(kubeconfig: str, clients: list[str], targets: list[str], expec
 
 
 def bench_matrix() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-lab-matrix-") as tmp, real_lab(Path(tmp)) as info:
+    with tempfile.TemporaryDirectory(prefix="bench-lab-matrix-") as tmp, lab_started_here(Path(tmp)) as info:
         kubeconfig = info["kubeconfig"]
         api = kube_config.new_client_from_config(config_file=kubeconfig)
         core = k8s_client.CoreV1Api(api)

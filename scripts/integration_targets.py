@@ -2,7 +2,7 @@
 
 Usage: scripts/integration_targets.py [TARGET ...]     (default: every target)
 
-The targets call the modules as a playbook does, against the lab's simulated Azure and Kubernetes
+The targets call the modules as a playbook does, against the lab's simulated Azure and real Kubernetes
 (`make lab-up`); the lab is started here when it is not up, and then stopped again. ansible-test runs a
 copy of the collection under .../ansible_collections/netpol/aks (as scripts/sanity.py does) and passes
 the credentials through its Azure cloud configuration, tests/integration/cloud-config-azure.ini, the
@@ -24,11 +24,11 @@ from sanity import BIN
 from sanity import ROOT
 from sanity import copy_tree
 
-LAB_ENV = ROOT / ".lab" / "env.json"
+LAB_ENV = Path(os.environ.get("NETPOL_LAB_STATE_DIR") or ROOT / ".lab") / "env.json"  # as tests/lab/local_lab.py
 
 
 def lab(command: str) -> None:
-    subprocess.run([sys.executable, "-m", "tests.fakes.lab", command], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "tests.lab", command], cwd=ROOT, check=True)
 
 
 def write_cloud_config(path: Path, lab_env: dict[str, str]) -> None:

@@ -1,4 +1,5 @@
-"""The Azure double itself: as strict as Entra ID and ARM, with faults, LROs, the log and the lab."""
+"""The Azure double itself: as strict as Entra ID and ARM, with faults, LROs and the log (in the local
+lab: tests/integration/lab/test_local_lab.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from azure.identity import ClientSecretCredential
 from azure.mgmt.resource.features import FeatureClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from tests.fakes import lab
 from tests.fakes.azure.server import ArmError
 from tests.fakes.azure.server import Request
 from tests.fakes.azure.server import Response
@@ -420,42 +420,6 @@ def test_a_handler_bug_is_a_loud_500(azure_double, access_token):
 
 def test_handlers_may_return_a_response():
     assert Response(204).body is None
-
-
-# --- the lab ----------------------------------------------------------------------------------------
-
-
-def test_lab_up_status_down(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(lab, "LAB", tmp_path / ".lab")
-    monkeypatch.setattr(lab, "ENV_FILE", tmp_path / ".lab" / "env")
-    monkeypatch.setattr(lab, "_doubles", lambda: [("azure", [])])
-    try:
-        assert lab.main(["up"]) == 0
-        out = capsys.readouterr().out
-        assert "SIMULATED Azure" in out
-        info = json.loads((tmp_path / ".lab" / "azure" / "info.json").read_text())
-        env_lines = (tmp_path / ".lab" / "env").read_text().splitlines()
-        assert f"export NETPOL_LAB_AZURE_URL={info['url']}" in env_lines
-        assert any(line.startswith("export AZURE_SUBSCRIPTION_ID=") for line in env_lines)
-        assert any(line.startswith("export REQUESTS_CA_BUNDLE=") for line in env_lines)
-        env_json = json.loads((tmp_path / ".lab" / "env.json").read_text())
-        assert env_json["NETPOL_LAB_AZURE_URL"] == info["url"]
-        assert env_json["NETPOL_LAB_DIR"] == str(tmp_path / ".lab")
-        assert lab._alive(info["pid"])
-        assert lab.main(["up"]) == 0
-        assert "already up" in capsys.readouterr().out
-        assert json.loads((tmp_path / ".lab" / "azure" / "info.json").read_text())["pid"] == info["pid"]
-        lab.main(["status"])
-        assert info["url"] in capsys.readouterr().out
-    finally:
-        assert lab.main(["down"]) == 0
-    assert not lab._alive(info["pid"])
-    assert not (tmp_path / ".lab").exists()
-    assert "stopped: azure" in capsys.readouterr().out
-
-
-def test_lab_usage():
-    assert lab.main(["sideways"]) == 2
 
 
 def test_the_double_only_listens_on_loopback(azure_double):

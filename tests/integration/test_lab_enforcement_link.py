@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The local lab follows the simulated AKS cluster: a cluster created or updated with
 ``networkPolicy: none`` does not enforce NetworkPolicy, ``azure``/``calico``/``cilium`` do
-(tests/fakes/azure/kube_link.py, wired by tests/fakes/lab.py as here). The real lab's side of the
-switch is tested in tests/integration/lab/test_lab_switch.py."""
+(tests/fakes/azure/kube_link.py, wired by tests/lab/local_lab.py as here). The real lab's side of the
+switch is tested in tests/integration/lab/test_local_lab.py."""
 
 from __future__ import annotations
 

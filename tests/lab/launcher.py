@@ -8,8 +8,9 @@ Two sides use it:
 * the launchers (``tests/lab/control_plane.py``, ``lab_node.py``, ``lab_net.py``) start their
   components as process groups of their own (``spawn``), stop them (``stop_group``) and run in the
   foreground until SIGTERM/SIGINT (``run_foreground``);
-* the lab (``tests/fakes/lab.py``) starts each launcher or double detached, waits for its
-  ``info.json`` (``start_detached``) and stops it later by pid (``stop_pid``).
+* the local lab (``tests/lab/local_lab.py``, ``make lab-up``) starts its supervisor detached, waits
+  for its ``info.json`` (``start_detached``) and stops it later by pid (``stop_pid``); the supervisor
+  and ``tests/lab/real_lab.py`` start the launchers as their children (``spawn``, ``wait_ready``).
 
 A component started with ``spawn`` gets SIGKILL when the thread that started it ends
 (``PR_SET_PDEATHSIG``), so a launcher that dies leaves nothing running: spawn from a thread that lives

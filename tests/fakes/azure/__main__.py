@@ -4,7 +4,7 @@
 """Run the Azure double in the foreground: python -m tests.fakes.azure --state-dir DIR [--kube-info FILE].
 
 When ready it writes DIR/info.json = {"url", "pid", "env": {...}, ...} (the lab's contract, see
-tests/fakes/lab.py) and serves until SIGTERM/SIGINT, then removes info.json.
+tests/lab/local_lab.py) and serves until SIGTERM/SIGINT, then removes info.json.
 """
 
 from __future__ import annotations
