@@ -31,11 +31,7 @@ Per size it prints:
             their items), of the lists themselves as raw items (the module before), and of the lists against the
             per-item suboption spec of version 0.1.0
   scrub     Ansible's no_log scrubbing (remove_values, with one secret) of the module's result
-  live      with --live SIZES: the same module process in live mode, reading the cluster from the
-            Kubernetes double (tests/fakes/kube, which pages LISTs as kube-apiserver does) seeded through
-            its API with the size's namespaces, pods and policies: CPU and wall time, and the LIST requests
-            (pages of 500) it made. The cluster is created through the double's own create path (validation,
-            admission, its simulated kubelet) rather than over HTTP, to keep the seeding short
+  (live mode, reading the cluster from the real lab's API server: benchmarks/bench_reachability_live.py)
   build     Cluster(...) incl. validation of every policy (own checks + strict JSON schema)
   classes   grouping the pods into equivalence classes
   matrix    every ordered class pair on one port (8080/TCP), bitset evaluation
@@ -419,51 +415,6 @@ def module_run(wrapper: str, base: dict, args: dict, workdir: Path, repeat: int)
     }
 
 
-def live_run(size: int, policies: int, wrapper: str, base: dict, workdir: Path, repeat: int) -> dict:
-    """The module in live mode against the Kubernetes double seeded with the size's cluster."""
-    import kubernetes
-
-    sys.path.insert(0, str(ROOT))
-    from tests.fakes.kube.resources import BY_KIND
-    from tests.fakes.kube.server import KubeDouble
-
-    data = build_cluster_input(size, policies)
-    double = KubeDouble(workdir / f"kube-{size}").start()
-    try:
-        configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=str(double.kubeconfig), client_configuration=configuration)
-        core = kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(configuration))
-        start = time.perf_counter()
-
-        def seed(objects: list[tuple[str, str | None, dict]]) -> None:
-            """Through the double's own create path (validation, admission, its kubelet), not over HTTP: fast."""
-            for kind, namespace, body in objects:
-                double.ctx.store.create(BY_KIND[kind], namespace, body)
-
-        objects: list[tuple[str, str | None, dict]] = [
-            ("Namespace", None, {"metadata": {"name": ns["name"], "labels": ns["labels"]}}) for ns in data["namespaces"]
-        ]
-        for p in data["pods"]:
-            ports = [{"name": q["name"], "containerPort": q["port"], "protocol": q["protocol"]} for q in p["ports"]]
-            container = {"name": "main", "image": "busybox:1.36", "command": ["sleep", "3600"], "ports": ports}
-            body = {"metadata": {"name": p["name"], "labels": p["labels"]}, "spec": {"containers": [container]}}
-            objects.append(("Pod", p["namespace"], body))
-        objects += [("NetworkPolicy", p["metadata"]["namespace"], p) for p in data["policies"]]
-        for first in range(0, len(objects), 20):  # small batches: the double's loop also runs its kubelet
-            double.call(seed, objects[first : first + 20])
-        while sum(1 for p in core.list_pod_for_all_namespaces().items if p.status and p.status.pod_ip) < size:
-            time.sleep(1)
-        seeded = time.perf_counter() - start
-        before = len(double.ctx.requests)
-        module = module_run(wrapper, base, {"kubeconfig": str(double.kubeconfig)}, workdir, repeat)
-        lists = [r for r in double.ctx.requests[before:] if r["method"] == "GET" and "limit=" in r["query"]]
-        served = sum(r.get("elapsed") or 0 for r in lists) / repeat
-        module.update(seeded_s=seeded, lists_per_run=len(lists) / repeat, served_s=served)
-        return module
-    finally:
-        double.stop()
-
-
 def spec_times(args: dict) -> tuple[float, float, float]:
     """CPU seconds of Ansible's argument spec check (its deep copy of the arguments included): of what the module
     hands it (a one-item stand-in for each large list, EngineCheckedInputs), of the lists themselves against the
@@ -553,7 +504,6 @@ def main() -> int:
     )
     parser.add_argument("--sizes", default=None, help="comma-separated pod counts")
     parser.add_argument("--repeat", type=int, default=3, help="module process runs per size (the median is shown)")
-    parser.add_argument("--live", default="", help="comma-separated pod counts to also measure in live mode")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -605,17 +555,6 @@ def main() -> int:
             )
             failures += result["naive_mismatches"] > 0
             print(report(result), flush=True)
-            if str(size) in args.live.split(","):
-                live = live_run(size, policies, wrapper, base, workdir, args.repeat)
-                summary = live["result"]["summary"]
-                print(
-                    f"  live    {live['cpu_s']:7.3f} s cpu {live['wall_s']:7.3f} s wall (median of {args.repeat}) reading "
-                    f"{summary['pods']:,} pods and {summary['policies']:,} policies from the Kubernetes double in "
-                    f"{live['lists_per_run']:.0f} LIST pages of at most 500 (the double took {live['served_s']:.1f} s to answer them); "
-                    f"result {live['bytes']:,} bytes, "
-                    f"{summary['classes']} classes (seeding took {live['seeded_s']:.0f} s)",
-                    flush=True,
-                )
     return 1 if failures else 0
 
 
