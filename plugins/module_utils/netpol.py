@@ -50,7 +50,6 @@ import bisect
 import importlib.util
 import ipaddress
 import json
-import numbers
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -371,7 +370,7 @@ def _policy_ident(policy: Any) -> str:
 
 
 _SCHEMA_VALIDATOR: Any = None  # the _StrictSchema once loaded, False when it cannot be
-_SCHEMA_PROBLEM: list[str | None] = [None]  # why the strict schema is unavailable
+_SCHEMA_PROBLEM: list[str | None] = [None]  # why the strict schema is unavailable or checked the slow way
 
 
 def _schema_validator() -> Any:
@@ -380,6 +379,7 @@ def _schema_validator() -> Any:
     if _SCHEMA_VALIDATOR is None:
         try:
             _SCHEMA_VALIDATOR = _StrictSchema(_load_strict_schema())
+            _SCHEMA_PROBLEM[0] = _SCHEMA_VALIDATOR.slow
         except ImportError as exc:
             _SCHEMA_VALIDATOR = False
             _SCHEMA_PROBLEM[0] = (
@@ -396,7 +396,8 @@ def _schema_validator() -> Any:
 
 
 def schema_problem() -> str | None:
-    """Why policies are validated without the strict schema (kubernetes-validate missing or broken), else None."""
+    """Why policies are validated without the strict schema (kubernetes-validate missing or broken) or with
+    jsonschema alone (fastjsonschema missing), else None."""
     _schema_validator()
     return _SCHEMA_PROBLEM[0]
 
@@ -448,155 +449,125 @@ def _inline_refs(node: Any, defs: Mapping, seen: tuple[str, ...]) -> Any:
 
 
 class _StrictSchema:
-    """The strict schema, checked two ways: ``valid(doc)`` evaluates it in plain Python (compiled once by
-    _compile_schema) and is True exactly when jsonschema's Draft 2020-12 validator finds no error; only a policy
-    it finds invalid goes to jsonschema (``iter_errors``), whose errors and paths are reported. jsonschema is
-    imported on the first error to explain. A schema with a keyword _compile_schema does not evaluate sends every
-    policy to jsonschema.
+    """The strict schema, checked two ways: ``valid(doc)`` is fastjsonschema's verdict (its validator compiled once
+    from the schema), and only a policy it finds invalid goes to jsonschema (``iter_errors``), whose errors and paths
+    are reported. jsonschema is imported on the first error to explain. Without fastjsonschema, or with a schema
+    whose keywords fastjsonschema would read differently (_DRAFT_DIFFERENCES), every policy goes to jsonschema and
+    ``slow`` says why.
     """
 
     def __init__(self, schema: Any):
         self.schema = schema
+        self.slow: str | None = None
         try:
-            self.valid: Callable[[Any], bool] = _compile_schema(schema)
-        except _UnsupportedSchema:
+            self.valid: Callable[[Any], bool] = _fast_schema_check(schema)
+        except ImportError as exc:
             self.valid = _never
+            self.slow = (
+                f"the strict NetworkPolicy schema was checked by jsonschema alone: {exc.name or exc} is not "
+                "installed (pip install fastjsonschema); validating many policies takes longer"
+            )
+        except _UnsupportedSchema as exc:
+            self.valid = _never
+            self.slow = (
+                f"the strict NetworkPolicy schema was checked by jsonschema alone: fastjsonschema would read its "
+                f"{exc} differently from jsonschema; validating many policies takes longer"
+            )
         self._validator: Any = None
 
     def iter_errors(self, doc: Any) -> Iterable[Any]:
         if self._validator is None:
             import jsonschema
 
-            # No format checker: "format" asserts nothing, as _compile_schema assumes.
+            # No format checker: "format" asserts nothing, as fastjsonschema is told (use_formats=False).
             self._validator = jsonschema.validators.Draft202012Validator(self.schema)
         return self._validator.iter_errors(doc)
 
 
 class _UnsupportedSchema(Exception):
-    """A schema keyword or value that _compile_schema does not evaluate itself."""
+    """A schema keyword that fastjsonschema does not evaluate as jsonschema's Draft 2020-12 validator does."""
 
 
-_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-# Keywords that assert nothing (annotations; "format" without a format checker).
-_ANNOTATION_KEYWORDS = frozenset({"$id", "$comment", "description", "title", "default", "examples", "format"})
-# jsonschema's Draft 2020-12 type checker, test for test.
-_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
-    "array": lambda value: isinstance(value, list),
-    "boolean": lambda value: isinstance(value, bool),
-    "integer": lambda value: (
-        (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
-    ),
-    "null": lambda value: value is None,
-    "number": lambda value: isinstance(value, numbers.Number) and not isinstance(value, bool),
-    "object": lambda value: isinstance(value, dict),
-    "string": lambda value: isinstance(value, str),
-}
+_DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+# Keywords whose Draft 2020-12 meaning fastjsonschema (drafts 04 to 07, 2019-09's formats) does not evaluate:
+# new in 2019-09 or 2020-12, or evaluated by draft-07 but not by 2020-12 ("additionalItems", "dependencies"), or
+# "$ref", whose siblings draft-07 ignores (the loaded schema has its references inlined, so it has none).
+_DRAFT_DIFFERENCES = frozenset(
+    {
+        "$ref",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$recursiveRef",
+        "$recursiveAnchor",
+        "$anchor",
+        "$vocabulary",
+        "prefixItems",
+        "additionalItems",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+        "minContains",
+        "maxContains",
+    }
+)
 
 
-def _always(value: Any) -> bool:
-    return True
+def _draft_difference(node: Any) -> str | None:
+    """The first keyword of ``node`` (anywhere in it) in _DRAFT_DIFFERENCES, or an ``items`` given as a list (a
+    tuple of schemas to draft-07, not allowed in 2020-12). A property so named counts too: it only costs speed."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _DRAFT_DIFFERENCES or (key == "items" and isinstance(value, list)):
+                return f"keyword {key!r}"
+            found = _draft_difference(value)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _draft_difference(value)
+            if found:
+                return found
+    return None
+
+
+def _fast_schema_check(schema: Any) -> Callable[[Any], bool]:
+    """fastjsonschema's verdict on ``schema`` as a predicate (True when valid). ImportError without fastjsonschema;
+    _UnsupportedSchema for a keyword it would evaluate differently from jsonschema's Draft 2020-12 validator."""
+    import fastjsonschema
+
+    difference = _draft_difference(schema)
+    if difference:
+        raise _UnsupportedSchema(difference)
+    # fastjsonschema knows drafts 04, 06, 07 and 2019-09 and silently reads any other "$schema" (this one's is
+    # 2020-12) as 2019-09. Compile a copy that says draft-07 instead: for the keywords left after the check above
+    # (type, enum, required, properties, additionalProperties, items as one schema, oneOf, annotations) draft-07
+    # and 2020-12 give the same verdicts, and the schema then says how it is read. Defaults are not filled in (the
+    # policy is not changed) and "format" asserts nothing, as with jsonschema without a format checker.
+    try:
+        validate = fastjsonschema.compile(
+            {**schema, "$schema": _DRAFT_07},
+            use_default=False,
+            use_formats=False,
+            detailed_exceptions=False,
+        )
+    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        raise _UnsupportedSchema(f"definition ({exc})") from exc
+    invalid = fastjsonschema.JsonSchemaValueException
+
+    def valid(doc: Any) -> bool:
+        try:
+            validate(doc)
+        except invalid:
+            return False
+        return True
+
+    return valid
 
 
 def _never(value: Any) -> bool:
     return False
-
-
-def _compile_schema(schema: Any) -> Callable[[Any], bool]:
-    """A predicate with jsonschema's Draft 2020-12 verdict on ``schema`` (no format checker), for the keywords
-    type, enum (of strings), required, properties, additionalProperties, items and oneOf; _UnsupportedSchema for
-    any other keyword (or a ``$schema`` of another draft) anywhere in it. ``x-kubernetes-*`` extensions are
-    annotations, as they are to jsonschema."""
-    if schema is True:
-        return _always
-    if schema is False:
-        return _never
-    if not isinstance(schema, dict):
-        raise _UnsupportedSchema(f"schema {schema!r}")
-    checks: list[Callable[[Any], bool]] = []
-    for key, value in schema.items():
-        if (
-            key in _ANNOTATION_KEYWORDS
-            or key.startswith("x-kubernetes-")
-            or (key, value) == ("$schema", _DRAFT_2020_12)
-        ):
-            continue
-        if key == "type":
-            checks.append(_type_check(value))
-        elif key == "enum":
-            checks.append(_enum_check(value))
-        elif key == "required":
-            checks.append(_required_check(value))
-        elif key == "properties":
-            extra = schema.get("additionalProperties", True)
-            checks.append(_object_check(value, None if extra is True else _compile_schema(extra)))
-        elif key == "additionalProperties":
-            if "properties" not in schema:
-                checks.append(_object_check({}, None if value is True else _compile_schema(value)))
-        elif key == "items" and "prefixItems" not in schema:
-            checks.append(_items_check(_compile_schema(value)))
-        elif key == "oneOf" and isinstance(value, list) and value:
-            checks.append(_one_of_check([_compile_schema(sub) for sub in value]))
-        else:
-            raise _UnsupportedSchema(f"keyword {key!r}")
-    if not checks:
-        return _always
-    if len(checks) == 1:
-        return checks[0]
-
-    def all_of(value: Any) -> bool:
-        return all(check(value) for check in checks)
-
-    return all_of
-
-
-def _type_check(types: Any) -> Callable[[Any], bool]:
-    names = [types] if isinstance(types, str) else types
-    if not isinstance(names, list) or not names or any(name not in _JSON_TYPES for name in names):
-        raise _UnsupportedSchema(f"type {types!r}")
-    tests = [_JSON_TYPES[name] for name in names]
-    if len(tests) == 1:
-        return tests[0]
-    return lambda value: any(test(value) for test in tests)
-
-
-def _enum_check(values: Any) -> Callable[[Any], bool]:
-    # jsonschema compares a string with == (a string is never equal to a non-string); other values it compares in
-    # ways of its own (True is not 1), which this does not repeat.
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise _UnsupportedSchema(f"enum {values!r}")
-    allowed = frozenset(values)
-    return lambda value: isinstance(value, str) and value in allowed
-
-
-def _required_check(names: Any) -> Callable[[Any], bool]:
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise _UnsupportedSchema(f"required {names!r}")
-    return lambda value: not isinstance(value, dict) or all(name in value for name in names)
-
-
-def _object_check(properties: Any, extra: Callable[[Any], bool] | None) -> Callable[[Any], bool]:
-    if not isinstance(properties, dict):
-        raise _UnsupportedSchema(f"properties {properties!r}")
-    checks = {name: _compile_schema(sub) for name, sub in properties.items()}
-
-    def check(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return True
-        for key, item in value.items():
-            sub = checks.get(key, extra)
-            if sub is not None and not sub(item):
-                return False
-        return True
-
-    return check
-
-
-def _items_check(item: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda value: not isinstance(value, list) or all(item(entry) for entry in value)
-
-
-def _one_of_check(subs: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
-    return lambda value: sum(1 for sub in subs if sub(value)) == 1
 
 
 def _json_path(parts: Iterable[Any]) -> str:
@@ -1529,13 +1500,13 @@ class Cluster:
             if pod.ip is not None:
                 self._by_ip.setdefault(pod.ip, pod)
         raw_policies = list(policies or ())
-        # Why the strict schema was not checked, when it was asked for and could not be (else None).
+        # Why the strict schema was not checked (or checked by jsonschema alone), when it was asked for (else None).
         self.schema_warning: str | None = None
         if validate:
             errors = _validate_policies(raw_policies, schema=schema)
             if errors:
                 raise PolicyError(errors)
-            if schema and raw_policies and not _schema_validator():
+            if schema and raw_policies:
                 self.schema_warning = schema_problem()
         self.policies: list[_Policy] = [_compile_checked(policy) for policy in raw_policies]
         for policy in self.policies:

@@ -739,10 +739,11 @@ def owned(name, owner):
     return pol(name, {"podSelector": {}}) | {"metadata": {"name": name, "namespace": "x", "ownerReferences": [owner]}}
 
 
-def test_the_strict_schema_is_checked_in_python_and_its_errors_come_from_jsonschema(monkeypatch):
+def test_the_strict_schema_is_checked_by_fastjsonschema_and_its_errors_come_from_jsonschema(monkeypatch):
     # A fresh schema object: valid policies never build the jsonschema validator; a bad one does, and its errors
     # name the field.
     monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", netpol._StrictSchema(netpol._load_strict_schema()))
+    assert netpol._SCHEMA_VALIDATOR.slow is None
     owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "1234"}
     assert netpol.validate_policy(owned("a", owner)) == []
     assert netpol.validate_policy(owned("b", owner | {"name": "other", "uid": "5678"})) == []
@@ -806,7 +807,9 @@ def _mutations(node, put):
 
 
 def test_the_python_check_of_the_strict_schema_agrees_with_jsonschema_on_every_mutation():
+    # The fast verdict is fastjsonschema's (the schema compiled to Python once); jsonschema's is the reference.
     strict = netpol._StrictSchema(netpol._load_strict_schema())
+    assert strict.slow is None
     reference = strict.iter_errors  # builds jsonschema's validator of the same schema
     docs = [RICH_POLICY, *_mutations(RICH_POLICY, lambda doc: doc)]
     verdicts = {True: 0, False: 0}
@@ -819,20 +822,69 @@ def test_the_python_check_of_the_strict_schema_agrees_with_jsonschema_on_every_m
     assert verdicts[False] > 300
 
 
-def test_a_schema_keyword_the_python_check_does_not_evaluate_sends_every_policy_to_jsonschema():
-    for schema in (
-        {"type": "string", "pattern": "^[a-z]+$"},
-        {"properties": {"n": {"type": "integer", "minimum": 1}}},
-        {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object"},
-        {"enum": [1, 2]},
-        {"type": "decimal"},
+def test_the_strict_schema_is_read_as_draft_2020_12_and_left_unchanged():
+    schema = netpol._load_strict_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    before = repr(schema)
+    netpol._fast_schema_check(schema)
+    assert repr(schema) == before
+    # Whatever "$schema" says, the copy is compiled as draft-07, whose integer accepts 1.0 as 2020-12's does
+    # (draft-04's does not).
+    check = netpol._fast_schema_check({"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"})
+    assert check(1.0)
+    assert not check(1.5)
+    assert not check(True)
+    # Defaults are not filled into the checked policy.
+    doc = {}
+    assert netpol._fast_schema_check({"properties": {"a": {"type": "string", "default": "x"}}})(doc)
+    assert doc == {}
+
+
+def test_a_schema_keyword_fastjsonschema_reads_differently_sends_every_policy_to_jsonschema():
+    for schema, keyword in (
+        ({"prefixItems": [{"type": "string"}]}, "'prefixItems'"),
+        ({"properties": {"ports": {"items": [{"type": "string"}]}}}, "'items'"),
+        ({"properties": {"a": {"$ref": "#/$defs/a"}}, "$defs": {"a": {"type": "string"}}}, "'$ref'"),
+        ({"dependencies": {"a": ["b"]}}, "'dependencies'"),
+        ({"unevaluatedProperties": False}, "'unevaluatedProperties'"),
     ):
-        with pytest.raises(netpol._UnsupportedSchema):
-            netpol._compile_schema(schema)
-    strict = netpol._StrictSchema({"properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}})
-    assert not strict.valid({"name": "ok"})
-    assert not list(strict.iter_errors({"name": "ok"}))
-    assert [e.message for e in strict.iter_errors({"name": "NO"})] == ["'NO' does not match '^[a-z]+$'"]
+        with pytest.raises(netpol._UnsupportedSchema) as info:
+            netpol._fast_schema_check(schema)
+        assert str(info.value) == f"keyword {keyword}"
+    with pytest.raises(netpol._UnsupportedSchema, match="definition"):
+        netpol._fast_schema_check({"type": "decimal"})
+    strict = netpol._StrictSchema({"prefixItems": [{"type": "string"}]})
+    assert "fastjsonschema would read its keyword 'prefixItems' differently" in strict.slow
+    assert not strict.valid(["ok"])
+    assert not list(strict.iter_errors(["ok"]))
+    assert [e.message for e in strict.iter_errors([5])] == ["5 is not of type 'string'"]
+
+
+def test_without_fastjsonschema_every_policy_goes_to_jsonschema_and_a_warning_says_so(monkeypatch):
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.setitem(sys.modules, "fastjsonschema", None)
+    owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "1234"}
+    cluster = netpol.Cluster(policies=[owned("a", owner)])
+    assert not netpol._SCHEMA_VALIDATOR.valid(RICH_POLICY)  # no fast verdict: jsonschema decides
+    assert netpol._SCHEMA_VALIDATOR._validator is not None
+    warning = (
+        "the strict NetworkPolicy schema was checked by jsonschema alone: fastjsonschema is not installed "
+        "(pip install fastjsonschema); validating many policies takes longer"
+    )
+    assert cluster.schema_warning == warning
+    assert netpol.schema_problem() == warning
+    assert netpol.validate_policy(RICH_POLICY) == []
+    assert netpol.validate_policy(owned("c", owner | {"uid": 5}))[0].startswith(
+        "x/c: metadata.ownerReferences[0].uid: 5 is not of type 'string' (strict schema"
+    )
+    with pytest.raises(netpol.PolicyError, match=r"metadata\.ownerReferences\[0\]\.uid"):
+        netpol.Cluster(policies=[owned("d", owner | {"uid": 5})])
+    # With fastjsonschema there is nothing to warn about.
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.delitem(sys.modules, "fastjsonschema")
+    assert netpol.Cluster(policies=[owned("a", owner)]).schema_warning is None
 
 
 def test_valid_policies_do_not_import_jsonschema():
