@@ -350,6 +350,22 @@ def test_a_missing_schema_validator_warns(monkeypatch):
     )
 
 
+def test_a_missing_fastjsonschema_warns_and_jsonschema_checks_every_policy(monkeypatch):
+    """Without fastjsonschema the strict schema is still checked, by jsonschema alone: say why it is slower."""
+    monkeypatch.setattr(netpol, "_SCHEMA_VALIDATOR", None)
+    monkeypatch.setattr(netpol, "_SCHEMA_PROBLEM", [None])
+    monkeypatch.setitem(sys.modules, "fastjsonschema", None)
+    policy = {"metadata": {"name": "p", "namespace": "x"}, "spec": {"podSelector": {}}}
+    out = mod.describe(params(pods=[{"namespace": "x", "name": "a"}], policies=[policy], ports=[{"port": 80}]))
+    assert out["warnings"] == [
+        "the strict NetworkPolicy schema was checked by jsonschema alone: fastjsonschema is not installed "
+        "(pip install fastjsonschema); validating many policies takes longer"
+    ]
+    bad = {"metadata": {"name": "p", "namespace": "x", "uid": 5}, "spec": {"podSelector": {}}}
+    with pytest.raises(netpol.PolicyError, match=r"x/p: metadata\.uid: 5 is not of type 'string'"):
+        mod.describe(params(pods=[{"namespace": "x", "name": "a"}], policies=[bad], ports=[{"port": 80}]))
+
+
 # -- the result scales with what is asked ------------------------------------------------------------
 
 
