@@ -1,11 +1,15 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""playbooks/migrate.yml against the doubles: an NPM cluster (Azure double) whose workload (Kubernetes double) has
-a policy the check flags; check, snapshot, migrate, verify, then a second run that changes nothing.
+"""playbooks/migrate.yml on the local lab: an NPM cluster (Azure double, linked to the real lab as `make lab-up`
+links them) whose workload (real lab) has a policy the check flags; check, snapshot, migrate, verify, then a second
+run that changes nothing. Needs root and `make lab-build`.
 
-The Kubernetes double enforces the specification's semantics whatever the cluster's engine, so the change the
-check predicts (an ipBlock that stops matching a pod under Cilium) is reported as predicted but not observed."""
+What the lab can and cannot show: its data plane is kube-router, which enforces the specification's (upstream)
+semantics whatever engine the simulated cluster names. The change the check predicts (an ipBlock that stops
+matching a pod's address under Cilium) is therefore reported as predicted but not observed, and the probes after
+the migration match the upstream prediction, not the Cilium one: the one difference from the Cilium prediction is
+the predicted pair."""
 
 from __future__ import annotations
 
@@ -21,17 +25,66 @@ from tests.integration.test_aks_cluster import cluster_puts
 from tests.integration.test_aks_cluster import walkthrough
 
 MIGRATE = ROOT / "playbooks" / "migrate.yml"
+OUTSIDER = "outsider"  # a second client, outside the policy's ipBlock: blocked before and after
 
 
-def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_double, kube_double, tmp_path):
-    env = {**azure_double.env, **kube_double.env}
+def _outsider(kube_lab) -> None:
+    """A busybox pod like test-np (the namespace enforces the restricted Pod Security level), ready."""
+    core = cluster.core(kube_lab)
+    core.create_namespaced_pod(
+        cluster.NAMESPACE,
+        {
+            "metadata": {"name": OUTSIDER, "labels": {"run": OUTSIDER}},
+            "spec": {
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 65534,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [
+                    {
+                        "name": "client",
+                        "image": "busybox:1.36",
+                        "command": ["sleep", "86400"],
+                        "securityContext": cluster.RESTRICTED,
+                        "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+                    }
+                ],
+            },
+        },
+    )
+
+
+def _probe_upstream(seeded: dict[str, str]) -> dict:
+    """The chosen pairs, expected as the upstream engine predicts them from the cluster's policies: what kube-router
+    enforces. Retried while kube-router programs a new policy (and while the outsider starts)."""
+    return {
+        "name": "Probe, expecting what upstream semantics predict",
+        "netpol.aks.probe_connectivity": {
+            "namespace": cluster.NAMESPACE,
+            "sources": ["test-np", OUTSIDER],
+            "targets": [{"pod": seeded["api_pod"]}],
+            "ports": [8080],
+            "expect": "predicted",
+            "engine": "upstream",
+            "retries": 10,
+            "delay": 0.5,
+        },
+    }
+
+
+def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_double, kube_lab, tmp_path):
+    azure_double.set_kube(kube_lab.link)
+    env = {**azure_double.env, **kube_lab.env}
     npm = walkthrough(network_policy="azure", network_plugin_mode="overlay", pod_cidr="192.168.0.0/16")
     setup = ansible_playbook(
         write_playbook(tmp_path, [*NETWORK, {"name": "NPM", "netpol.aks.aks_cluster": npm}]), env=env
     )
     assert setup.rc == 0, setup.output
-    seeded = cluster.seed(kube_double)
-    kubernetes.client.NetworkingV1Api(kube_double.client()).create_namespaced_network_policy(
+    assert kube_lab.config()["enforcement"] == "full"  # an NPM cluster enforces
+    seeded = cluster.seed(kube_lab)
+    _outsider(kube_lab)
+    kubernetes.client.NetworkingV1Api(kube_lab.client()).create_namespaced_network_policy(
         cluster.NAMESPACE,
         {
             "metadata": {"name": "api-from-client-ip"},
@@ -43,10 +96,17 @@ def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_dou
         _preload_content=False,
         _headers=cluster.JSON_BODY,
     )
+    probe = write_playbook(tmp_path, [_probe_upstream(seeded)], "probe.yml")
+    enforced = ansible_playbook(probe, env=env)
+    assert enforced.rc == 0, enforced.output
+    observed = {r["from"]: r["result"] for r in enforced.result(_probe_upstream(seeded)["name"])["results"]}
+    client, outsider = f"{cluster.NAMESPACE}/test-np", f"{cluster.NAMESPACE}/{OUTSIDER}"
+    assert observed == {client: "allowed", outsider: "blocked"}
+
     snapshot = tmp_path / "snapshot.json"
     extra = {
         "migrate_namespace": cluster.NAMESPACE,
-        "migrate_sources": ["test-np"],
+        "migrate_sources": ["test-np", OUTSIDER],
         "migrate_targets": [{"pod": seeded["api_pod"]}],
         "migrate_ports": [8080],
         "migrate_snapshot_path": str(snapshot),
@@ -65,20 +125,28 @@ def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_dou
     assert [(f["check"], f["object"]) for f in check["findings"]] == [
         ("ipblock_selects_pods", f"{cluster.NAMESPACE}/api-from-client-ip")
     ]
-    pair = (f"{cluster.NAMESPACE}/test-np", f"{cluster.NAMESPACE}/{seeded['api_pod']}", 8080, "allowed", "blocked")
+    api = f"{cluster.NAMESPACE}/{seeded['api_pod']}"
+    pair = (client, api, 8080, "allowed", "blocked")
     assert [(p["from"], p["to"], p["port"], p["before"], p["after"]) for p in check["changed_pairs"]] == [pair]
     assert json.loads(snapshot.read_text())["results"] == [
-        {"from": pair[0], "to": f"pod {pair[1]}", "port": 8080, "result": "allowed"}
+        {"from": outsider, "to": f"pod {api}", "port": 8080, "result": "blocked"},
+        {"from": client, "to": f"pod {api}", "port": 8080, "result": "allowed"},
     ]
     puts = cluster_puts(azure_double)
     assert len(puts) == 2
     network = puts[1]["body"]["properties"]["networkProfile"]
     assert (network["networkPolicy"], network["networkDataplane"]) == ("cilium", "cilium")
+    assert kube_lab.config()["enforcement"] == "full"  # a Cilium cluster enforces
+    # After the move, kube-router still enforces upstream semantics: the Cilium prediction differs from what is
+    # observed in exactly the predicted pair, which the lab cannot show changing.
+    after = first.result("Probe the same pairs after the migration")
+    assert {r["from"]: r["result"] for r in after["results"]} == {client: "allowed", outsider: "blocked"}
+    assert [(d["from"], d["expected"], d["result"]) for d in after["differences"]] == [(client, "blocked", "allowed")]
     report = first.result("Compare with the snapshot and with the prediction")["ansible_facts"]["migrate_report"]
     assert report == [
         {
-            "from": pair[0],
-            "to": pair[1],
+            "from": client,
+            "to": api,
             "port": 8080,
             "before": "allowed",
             "after": None,
@@ -86,6 +154,10 @@ def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_dou
             "observed": False,
         }
     ]
+    # ... and the probes after the migration match what kube-router enforces.
+    verified = ansible_playbook(probe, env=env)
+    assert verified.rc == 0, verified.output
+    assert verified.result(_probe_upstream(seeded)["name"])["verdict"] == "match"
 
     second = ansible_playbook(MIGRATE, env=env, extra_vars={**extra, "migrate_force": True})
     assert second.rc == 0, second.output
