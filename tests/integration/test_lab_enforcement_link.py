@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The local lab follows the simulated AKS cluster: a cluster created or updated with
 ``networkPolicy: none`` does not enforce NetworkPolicy, ``azure``/``calico``/``cilium`` do
-(tests/fakes/azure/kube_link.py, wired by tests/lab/local_lab.py as here). The real lab's side of the
-switch is tested in tests/integration/lab/test_local_lab.py."""
+(tests/fakes/azure/kube_link.py, wired by tests/lab/local_lab.py as here). On the real lab: the switch starts
+or stops kube-router, and the probes see real packets (tests/integration/lab/test_local_lab.py tests the
+switch itself). Needs root and `make lab-build`."""
 
 from __future__ import annotations
 
@@ -18,51 +19,52 @@ from tests.lab.control_plane import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "playbooks" / "demo.yml"
-FAST = {"netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
+# kube-router programs a new policy in about a second: the probes retry while it does.
+FAST = {"netpol_probe_retries": 8, "netpol_probe_delay": 0.5}
 NOT_ENFORCING = "this cluster does not enforce NetworkPolicy"
 
 
 @pytest.fixture
-def linked_lab(azure_double, kube_double, tmp_path) -> dict[str, str]:
-    """Both doubles linked as `make lab-up` links them: kubeconfigs and the enforcement switch."""
-    azure_double.set_kube(
-        {
-            "url": kube_double.url,
-            "ca_file": str(kube_double.ca_file),
-            "token": kube_double.token,
-            "enforcement": {"url": f"{kube_double.url}/_fake/config", "ca_file": str(kube_double.ca_file)},
-        }
-    )
+def linked_lab(azure_double, kube_lab, tmp_path) -> dict[str, str]:
+    """The Azure double linked to the real lab as `make lab-up` links them: kubeconfigs and the enforcement switch."""
+    assert "enforcement" in kube_lab.link
+    azure_double.set_kube(kube_lab.link)
     lab_dir = tmp_path / "lab"
     lab_dir.mkdir()
-    return {**azure_double.env, **kube_double.env, "NETPOL_LAB_DIR": str(lab_dir)}
+    return {**azure_double.env, **kube_lab.env, "NETPOL_LAB_DIR": str(lab_dir)}
 
 
 def test_a_cluster_without_a_policy_engine_makes_the_deny_step_fail_as_not_enforcing(
-    ansible_playbook, linked_lab, kube_double
+    ansible_playbook, linked_lab, kube_lab
 ):
     run = ansible_playbook(
         DEMO, env=linked_lab, extra_vars={**FAST, "aks_network_policy": "none"}, tags="all", json_output=False
     )
     assert run.rc != 0, run.output
-    assert kube_double.config()["enforcement"] == "none"
+    assert kube_lab.config()["enforcement"] == "none"
     assert NOT_ENFORCING in run.stdout, run.output
     assert "expected blocked, observed allowed" in run.stdout
 
 
-def test_a_cluster_with_a_policy_engine_enforces(ansible_playbook, linked_lab, kube_double):
-    kube_double.config(enforcement="none")  # a lab that an earlier cluster without an engine left so
-    run = ansible_playbook(DEMO, env=linked_lab, extra_vars={**FAST, "aks_network_policy": "azure"}, json_output=False)
+def test_a_cluster_with_a_policy_engine_enforces(ansible_playbook, linked_lab, kube_lab):
+    kube_lab.config(enforcement="none")  # a lab that an earlier cluster without an engine left so
+    run = ansible_playbook(
+        DEMO,
+        env=linked_lab,
+        extra_vars={**FAST, "aks_network_policy": "azure"},
+        tags="feature,network,cluster,credentials,workload,deny",
+        json_output=False,
+    )
     assert run.rc == 0, run.output
-    assert kube_double.config()["enforcement"] == "full"
+    assert kube_lab.config()["enforcement"] == "full"
     assert "expected blocked, observed blocked" in run.stdout
 
 
-def test_without_a_link_nothing_is_switched(kube_double):
-    kube_double.config(enforcement="none")
-    kube_link.follow_network_policy({"url": kube_double.url}, {"properties": {"networkProfile": {}}})
+def test_without_a_link_nothing_is_switched(kube_lab):
+    kube_lab.config(enforcement="none")
+    kube_link.follow_network_policy({"url": kube_lab.url}, {"properties": {"networkProfile": {}}})
     kube_link.follow_network_policy(None, {"properties": {"networkProfile": {"networkPolicy": "calico"}}})
-    assert kube_double.config()["enforcement"] == "none"
+    assert kube_lab.config()["enforcement"] == "none"
 
 
 def test_a_lab_that_cannot_switch_fails_the_cluster_write_clearly():
@@ -74,7 +76,7 @@ def test_a_lab_that_cannot_switch_fails_the_cluster_write_clearly():
 
 
 def test_the_label_step_on_a_cluster_without_a_policy_engine_explains_instead_of_dumping_the_probes(
-    ansible_playbook, linked_lab, kube_double
+    ansible_playbook, linked_lab, kube_lab
 ):
     """`--tags label` where NetworkPolicy is not enforced: the unlabelled client gets through; the step
     shows the one-line summary and the tables, then fails in the explanation, not in the probe task."""
