@@ -1,6 +1,7 @@
 """playbooks/demo.yml refuses what would mislead: bad input, unknown tags, missing earlier steps, lab vs Azure.
 
-Each refusal happens before the first write to either double, and its message says what to do.
+Each refusal happens before the first write to the Azure double or to the real lab's Kubernetes (whose
+requests the fault proxy logs), and its message says what to do. Needs root and `make lab-build`.
 """
 
 from __future__ import annotations
@@ -21,17 +22,17 @@ STEPS = ["feature", "network", "cluster", "credentials", "workload", "baseline",
 
 
 @pytest.fixture
-def lab(azure_double, kube_double, tmp_path) -> dict[str, str]:
-    """The environment `source .lab/env` gives: both doubles, the kubeconfigs Azure hands out pointing at kube."""
-    azure_double.set_kube({"url": kube_double.url, "ca_file": str(kube_double.ca_file), "token": kube_double.token})
+def lab(azure_double, kube_lab, tmp_path) -> dict[str, str]:
+    """The environment `source .lab/env` gives: the Azure double, its kubeconfigs reaching the real lab."""
+    azure_double.set_kube(kube_lab.link)
     lab_dir = tmp_path / "lab"
     lab_dir.mkdir()
-    return {**azure_double.env, **kube_double.env, "NETPOL_LAB_DIR": str(lab_dir)}
+    return {**azure_double.env, **kube_lab.env, "NETPOL_LAB_DIR": str(lab_dir)}
 
 
-def kube_writes(kube_double) -> list[dict]:
+def kube_writes(kube_lab) -> list[dict]:
     """Every request that is not a read (server-side dry runs included: the guards send nothing at all)."""
-    return [r for r in kube_double.requests() if r["method"] not in ("GET", "HEAD")]
+    return [r for r in kube_lab.requests() if r["method"] not in ("GET", "HEAD")]
 
 
 def failure(run) -> str:
@@ -92,13 +93,13 @@ def failure(run) -> str:
         "dns-prefix-underscore",
     ],
 )
-def test_a_bad_input_stops_the_demo_before_any_write(ansible_playbook, lab, azure_double, kube_double, extra, message):
+def test_a_bad_input_stops_the_demo_before_any_write(ansible_playbook, lab, azure_double, kube_lab, extra, message):
     run = ansible_playbook(DEMO, env=lab, extra_vars={**FAST, **extra})
     assert run.rc != 0
     assert message in failure(run)
     # Nothing registered, created or even read: the inputs are checked before step 1.
     assert azure_double.requests() == []
-    assert kube_writes(kube_double) == []
+    assert kube_writes(kube_lab) == []
 
 
 def test_the_walkthrough_values_pass_the_address_checks(ansible_playbook, azure_double, tmp_path):
@@ -154,21 +155,21 @@ def run_demo(args: list[str], env: dict[str, str], tmp_path) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("option", ["--tags", "--skip-tags"])
-def test_an_unknown_tag_fails_with_the_list_of_steps(lab, azure_double, kube_double, tmp_path, option):
+def test_an_unknown_tag_fails_with_the_list_of_steps(lab, azure_double, kube_lab, tmp_path, option):
     run = run_demo([option, "deyn"], lab, tmp_path)
     assert run.returncode != 0
     out = run.stdout + run.stderr
     assert "Unknown tag: deyn." in out
     assert "The walkthrough's steps are, in order: " + ", ".join(STEPS) in out
     assert azure_double.requests() == []
-    assert kube_writes(kube_double) == []
+    assert kube_writes(kube_lab) == []
 
 
-def test_step_and_role_tags_pass_the_tag_check(lab, kube_double, tmp_path):
+def test_step_and_role_tags_pass_the_tag_check(lab, kube_lab, tmp_path):
     """Known tags get past the check (here to the next one: the workload of step 5 is missing)."""
     run = run_demo(
         ["--tags", "deny,policies_deny", "--skip-tags", "feature", "-e", "netpol_target=existing"],
-        kube_double.env,
+        kube_lab.env,
         tmp_path,
     )
     out = run.stdout + run.stderr
@@ -177,11 +178,11 @@ def test_step_and_role_tags_pass_the_tag_check(lab, kube_double, tmp_path):
     assert "Run `ansible-playbook playbooks/demo.yml --tags workload` first" in out, out
 
 
-def test_molecules_own_skip_tags_pass_the_tag_check(lab, kube_double, tmp_path):
+def test_molecules_own_skip_tags_pass_the_tag_check(lab, kube_lab, tmp_path):
     """Molecule skips notest, molecule-notest and molecule-idempotence-notest on every converge."""
     run = run_demo(
         ["--tags", "deny", "--skip-tags", "molecule-notest,notest,molecule-idempotence-notest,nottest"],
-        kube_double.env,
+        kube_lab.env,
         tmp_path,
     )
     out = run.stdout + run.stderr
@@ -205,19 +206,17 @@ def test_the_known_tags_are_the_playbooks_tags():
 # --- item 11: a step that needs an earlier one says which ---------------------------------------------
 
 
-def test_a_kubernetes_step_on_a_fresh_lab_asks_for_the_credentials_step(
-    ansible_playbook, lab, azure_double, kube_double
-):
+def test_a_kubernetes_step_on_a_fresh_lab_asks_for_the_credentials_step(ansible_playbook, lab, azure_double, kube_lab):
     run = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="deny")
     assert run.rc != 0
     message = failure(run)
     assert "aks-kubeconfig does not exist: the Kubernetes steps use the kubeconfig that step 4 writes" in message
     assert "Run `ansible-playbook playbooks/demo.yml --tags credentials` first" in message
     assert "Could not find or access" not in run.output
-    assert kube_writes(kube_double) == []
+    assert kube_writes(kube_lab) == []
 
 
-def test_a_probe_step_without_the_workload_asks_for_the_workload_step(ansible_playbook, lab, azure_double, kube_double):
+def test_a_probe_step_without_the_workload_asks_for_the_workload_step(ansible_playbook, lab, azure_double, kube_lab):
     azure = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="feature,network,cluster,credentials")
     assert azure.rc == 0, azure.output
     run = ansible_playbook(DEMO, env=lab, extra_vars=FAST, tags="deny")
@@ -226,7 +225,7 @@ def test_a_probe_step_without_the_workload_asks_for_the_workload_step(ansible_pl
     assert "Pod test-np and Service api in namespace netpol-demo do not exist" in message
     assert "Run `ansible-playbook playbooks/demo.yml --tags workload` first" in message
     assert 'namespaces \\"netpol-demo\\" not found' not in run.output
-    assert kube_writes(kube_double) == []
+    assert kube_writes(kube_lab) == []
 
 
 # --- item 12: the lab is never confused with Azure ----------------------------------------------------
@@ -250,8 +249,8 @@ def test_a_lab_that_is_up_but_not_loaded_stops_the_run(tmp_path):
     assert "must be resource provider namespaces" not in out
 
 
-def test_a_loaded_lab_environment_without_the_lab_stops_the_run(azure_double, kube_double, tmp_path):
-    env = {**azure_double.env, **kube_double.env, "NETPOL_LAB_DIR": str(tmp_path / "removed-by-lab-down")}
+def test_a_loaded_lab_environment_without_the_lab_stops_the_run(azure_double, kube_lab, tmp_path):
+    env = {**azure_double.env, **kube_lab.env, "NETPOL_LAB_DIR": str(tmp_path / "removed-by-lab-down")}
     run = run_demo(["--tags", "deny"], env, tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode != 0
@@ -259,7 +258,7 @@ def test_a_loaded_lab_environment_without_the_lab_stops_the_run(azure_double, ku
     assert "but the lab is down" in out
     assert "open a new shell, or unset what .lab/env exported" in out
     assert azure_double.requests() == []
-    assert kube_writes(kube_double) == []
+    assert kube_writes(kube_lab) == []
 
 
 def test_the_subscription_is_named_before_the_first_write(ansible_playbook, azure_double, tmp_path):
@@ -309,7 +308,7 @@ def test_no_subscription_stops_the_azure_steps(ansible_playbook, tmp_path):
 
 
 def test_check_mode_on_a_fresh_lab_runs_through_and_says_what_it_cannot_predict(
-    ansible_playbook, lab, azure_double, kube_double
+    ansible_playbook, lab, azure_double, kube_lab
 ):
     run = ansible_playbook(DEMO, env=lab, extra_vars=FAST, check=True, diff=True, json_output=False)
     assert run.rc == 0, run.output
@@ -326,4 +325,4 @@ def test_check_mode_on_a_fresh_lab_runs_through_and_says_what_it_cannot_predict(
         for r in azure_double.arm_requests()
         if r["method"] in ("PUT", "PATCH", "DELETE", "POST") and "/list" not in r["path"]
     ] == []
-    assert kube_writes(kube_double) == []
+    assert kube_writes(kube_lab) == []
