@@ -177,9 +177,9 @@ def test_demo_playbook_network_cluster_credentials(ansible_playbook, azure_doubl
     assert puts_since(azure_double, last) == []
 
 
-def test_kubeconfig_reaches_the_kubernetes_double(ansible_playbook, azure_double, kube_double, tmp_path):
-    """As in the lab: the Azure double hands out kubeconfigs for the Kubernetes double; kubernetes.core uses it."""
-    azure_double.set_kube({"url": kube_double.url, "ca_file": str(kube_double.ca_file), "token": kube_double.token})
+def test_kubeconfig_reaches_the_real_lab(ansible_playbook, azure_double, kube_lab, tmp_path):
+    """As in the lab: the Azure double hands out kubeconfigs for the real lab's API server; kubernetes.core uses it."""
+    azure_double.set_kube(kube_lab.link)
     kubeconfig = tmp_path / "netpol-aks"
     extra = {"vnet_poll_interval": 0, "aks_poll_interval": 0, "aks_kubeconfig_path": str(kubeconfig)}
     playbook = steps_playbook(tmp_path)
@@ -196,4 +196,6 @@ def test_kubeconfig_reaches_the_kubernetes_double(ansible_playbook, azure_double
     assert run.rc == 0, run.output
     names = [ns["metadata"]["name"] for ns in result(run, "List namespaces with the cluster's kubeconfig")["resources"]]
     assert "kube-system" in names
-    assert kube_double.token not in run.output
+    assert kube_lab.token not in run.output
+    # The list went to the lab's API server through the proxy, with the kubeconfig step 4 wrote.
+    assert ("GET", "/api/v1/namespaces", 200) in [(r["method"], r["path"], r["status"]) for r in kube_lab.requests()]
