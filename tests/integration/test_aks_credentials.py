@@ -28,11 +28,12 @@ CLUSTER = [
         },
     },
 ]
-TOKEN = "kube-double-token-5f0c2a9e-never-printed"
+TOKEN = "lab-kube-token-5f0c2a9e-never-printed"
 
 
-def kube_double_info(azure_double, tmp_path) -> dict:
-    """What the lab stores: the Kubernetes double's url, CA file and token."""
+def lab_kube_info(azure_double, tmp_path) -> dict:
+    """What the lab hands the Azure double (``set_kube``): its Kubernetes url, CA file and token. Made up here:
+    these tests read the kubeconfig, nothing connects to it (the real lab's: test_vnet_aks_roles.py)."""
     ca = trustme.CA()
     ca_file = tmp_path / "kube-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -42,7 +43,7 @@ def kube_double_info(azure_double, tmp_path) -> dict:
 
 
 def test_credentials_ladder_mode_and_delete(ansible_playbook, azure_double, tmp_path):
-    info = kube_double_info(azure_double, tmp_path)
+    info = lab_kube_info(azure_double, tmp_path)
     dest = tmp_path / "kube" / "netpol-aks"
     args = {"name": "myAKSCluster", "resource_group": GROUP, "dest": str(dest), "context_name": "netpol-demo"}
     absent = {**args, "state": "absent"}
@@ -100,7 +101,7 @@ def test_changed_only_when_content_or_mode_differs(ansible_playbook, azure_doubl
     dest.write_text(dest.read_text() + "# edited\n")
     assert ansible_playbook(again, env=azure_double.env).result("Write")["changed"] is True
     assert "# edited" not in dest.read_text()
-    # without a Kubernetes double the kubeconfig points at the cluster's fqdn
+    # without a linked Kubernetes the kubeconfig points at the cluster's fqdn
     server = yaml.safe_load(dest.read_text())["clusters"][0]["cluster"]["server"]
     assert server.startswith("https://myakscluster-")
     assert server.endswith(".hcp.eastus.azmk8s.io:443")
@@ -130,7 +131,7 @@ def test_admin_credentials_and_missing_cluster(ansible_playbook, azure_double, t
 
 
 def test_fake_info_does_not_hand_out_the_kubernetes_token(azure_double, tmp_path):
-    info = kube_double_info(azure_double, tmp_path)
+    info = lab_kube_info(azure_double, tmp_path)
     published = azure_double.control("GET", "/_fake/info")
     assert TOKEN not in repr(published)
     assert published["kube"] == {"url": info["url"], "ca_file": info["ca_file"]}
