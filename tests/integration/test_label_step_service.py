@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubernetes import client
-from kubernetes.stream import stream
 
 from ansible_collections.netpol.aks.plugins.module_utils import _probe as probe
 from tests.integration.probe import cluster
+from tests.lab.pod_exec import exec_in
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "playbooks" / "demo.yml"
@@ -33,21 +33,8 @@ def _backend_ips(kube_lab) -> list[str]:
 
 def _wget_api(kube_lab) -> tuple[str, str]:
     """`wget -qO- -T 2 http://api/` in test-np, as the walkthrough runs it: (probe class, output)."""
-    resp = stream(
-        client.CoreV1Api(kube_lab.client()).connect_get_namespaced_pod_exec,
-        "test-np",
-        cluster.NAMESPACE,
-        command=["wget", "-q", "-O", "-", "-T", "2", "http://api/"],
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
-    resp.run_forever(timeout=30)
-    out = resp.read_stdout() + resp.read_stderr()
-    rc = resp.returncode
-    resp.close()
+    command = ["wget", "-q", "-O", "-", "-T", "2", "http://api/"]
+    rc, out = exec_in(client.CoreV1Api(kube_lab.client()), cluster.NAMESPACE, "test-np", command)
     return probe.classify(rc, out), out
 
 
