@@ -445,7 +445,9 @@ class LabNet:
                 "localhostNodePorts": False,
                 "masqueradeAll": False,
                 "minSyncPeriod": "0s",
-                "syncPeriod": "30s",
+                # A failed sync is retried after syncPeriod: the xtables lock is the host's (one file for every
+                # network namespace), so another lab's iptables-restore can make the first sync fail.
+                "syncPeriod": "10s",
             },
             # Leave the kernel's conntrack settings alone (some are shared with the host).
             "conntrack": {
