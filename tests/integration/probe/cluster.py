@@ -14,6 +14,8 @@ from typing import Any
 
 import kubernetes
 
+from tests.lab.pod_exec import exec_in
+
 JSON_BODY = {"Content-Type": "application/json"}
 NAMESPACE = "netpol-demo"
 PROBE_SELECTOR = "netpol.aks/probe=true"
@@ -168,25 +170,14 @@ def _wait_ready(kube: Any) -> dict[str, str]:
 def client_wget(kube: Any) -> str:
     """`wget http://api` in test-np, past the handle's request log (``direct_client`` when it has one):
     "allowed", "blocked" (timed out), or what wget said."""
-    from kubernetes.stream import stream
-
     factory = getattr(kube, "direct_client", kube.client)
-    output = stream(
-        kubernetes.client.CoreV1Api(factory()).connect_get_namespaced_pod_exec,
-        "test-np",
-        NAMESPACE,
-        command=["sh", "-c", "wget -q -O - -T 1 http://api >/dev/null && echo netpol-seed-allowed"],
-        container="client",
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-    )
-    if "netpol-seed-allowed" in output:
+    command = ["wget", "-q", "-O", "-", "-T", "1", "http://api"]
+    rc, output = exec_in(kubernetes.client.CoreV1Api(factory()), NAMESPACE, "test-np", command, "client")
+    if rc == 0:
         return "allowed"
     if "timed out" in output:
         return "blocked"
-    return output.strip()
+    return f"rc={rc}: {output.strip()}"
 
 
 def _wait_for_client(kube: Any, wanted: str) -> None:
