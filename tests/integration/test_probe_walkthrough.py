@@ -1,7 +1,9 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The walkthrough's steps 5-9 through ansible-playbook and the real kubernetes.core modules, on the double."""
+"""The walkthrough's steps 5-9 through ansible-playbook and the real kubernetes.core modules, on the real lab
+(`kube_lab`): real kube-proxy, CoreDNS and kube-router decide every probe. kube-router takes about a second
+to program a policy or a new label: the steps' probes wait through their own retries."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from tests.integration.probe import cluster
 
 HERE = Path(__file__).resolve().parent
 STEPS = HERE / "probe" / "steps.yml"
-FAST = {"netpol_target": "existing", "netpol_probe_retries": 2, "netpol_probe_delay": 0.5}
+FAST = {"netpol_target": "existing", "netpol_probe_retries": 10, "netpol_probe_delay": 0.5}
 
 PROBES = {
     "baseline": "Run wget -qO- --timeout=2 http://api in the client - Baseline: expect allowed",
@@ -26,9 +28,9 @@ def _changed(run) -> int:
     return json.loads(run.stdout)["stats"]["localhost"]["changed"]
 
 
-def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_playbook):
+def test_walkthrough_each_step_on_its_own_and_idempotent(kube_lab, ansible_playbook):
     def step(tag: str):
-        run = ansible_playbook(STEPS, env=kube_double.env, tags=tag, extra_vars=FAST)
+        run = ansible_playbook(STEPS, env=kube_lab.env, tags=tag, extra_vars=FAST)
         assert run.rc == 0, run.output
         return run
 
@@ -36,9 +38,9 @@ def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_pl
     first = step("workload")
     assert _changed(first) > 0
     assert _changed(step("workload")) == 0
-    namespace = json.loads(cluster.core(kube_double).read_namespace(cluster.NAMESPACE, _preload_content=False).data)
+    namespace = json.loads(cluster.core(kube_lab).read_namespace(cluster.NAMESPACE, _preload_content=False).data)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert cluster.client_labels(kube_double) == {"run": "test-np"}
+    assert cluster.client_labels(kube_lab) == {"run": "test-np"}
 
     expected = {"baseline": "allowed", "deny": "blocked", "allow": "blocked", "label": "allowed"}
     for tag, result in expected.items():
@@ -53,33 +55,34 @@ def test_walkthrough_each_step_on_its_own_and_idempotent(kube_double, ansible_pl
         again = step(tag)
         assert _changed(again) == 0, f"second run of {tag} changed something:\n{again.output}"
         assert again.result(PROBES[tag])["result"] == result
-    assert cluster.policy_names(kube_double) == ["api-allow", "api-deny"]
-    assert cluster.client_labels(kube_double) == {"run": "test-np", "app": "api"}
+    assert cluster.policy_names(kube_lab) == ["api-allow", "api-deny"]
+    assert cluster.client_labels(kube_lab) == {"run": "test-np", "app": "api"}
 
     # --check: nothing changes, the probe only reports what it sees (the label step's state: allowed).
-    checked = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST, check=True)
+    checked = ansible_playbook(STEPS, env=kube_lab.env, tags="deny", extra_vars=FAST, check=True)
     assert checked.rc == 0, checked.output
     assert checked.result(PROBES["deny"])["result"] == "allowed"
-    assert cluster.policy_names(kube_double) == ["api-allow", "api-deny"]
-    assert cluster.client_labels(kube_double) == {"run": "test-np", "app": "api"}
+    assert cluster.policy_names(kube_lab) == ["api-allow", "api-deny"]
+    assert cluster.client_labels(kube_lab) == {"run": "test-np", "app": "api"}
 
     # --tags deny after the label step: it undoes the label and the allow policy first.
     run = step("deny")
     assert run.result(PROBES["deny"])["result"] == "blocked"
-    assert cluster.policy_names(kube_double) == ["api-deny"]
-    assert cluster.client_labels(kube_double) == {"run": "test-np"}
+    assert cluster.policy_names(kube_lab) == ["api-deny"]
+    assert cluster.client_labels(kube_lab) == {"run": "test-np"}
 
     # --tags baseline removes both policies.
     run = step("baseline")
     assert run.result(PROBES["baseline"])["result"] == "allowed"
-    assert cluster.policy_names(kube_double) == []
-    assert cluster.probe_pods(kube_double) == []
+    assert cluster.policy_names(kube_lab) == []
+    assert cluster.probe_pods(kube_lab) == []
 
 
-def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_double, ansible_playbook):
-    cluster.seed(kube_double)
-    kube_double.config(enforcement="none")
-    run = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST)
+def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_lab, ansible_playbook):
+    cluster.seed(kube_lab)
+    kube_lab.config(enforcement="none")
+    unenforced = {**FAST, "netpol_probe_retries": 2}  # nothing to wait for: the probe stays allowed
+    run = ansible_playbook(STEPS, env=kube_lab.env, tags="deny", extra_vars=unenforced)
     assert run.rc != 0
     failure = run.result("Explain the failure - Deny")
     message = failure["msg"]
@@ -94,15 +97,15 @@ def test_deny_step_without_enforcement_says_the_cluster_does_not_enforce(kube_do
     shown = run.result("Show the probe - Deny")
     assert "expected blocked, observed allowed" in shown["msg"]
     # What a person reads: the summary and the explanation, not the page wget fetched through the policy.
-    human = ansible_playbook(STEPS, env=kube_double.env, tags="deny", extra_vars=FAST, json_output=False)
+    human = ansible_playbook(STEPS, env=kube_lab.env, tags="deny", extra_vars=unenforced, json_output=False)
     assert human.rc != 0
     assert "does not enforce NetworkPolicy" in human.stdout
     assert "expected blocked, observed allowed" in human.stdout
     assert "nginx" not in human.output
 
 
-def test_policies_role_refuses_an_invalid_policy_before_applying_anything(kube_double, ansible_playbook, tmp_path):
-    cluster.seed(kube_double)
+def test_policies_role_refuses_an_invalid_policy_before_applying_anything(kube_lab, ansible_playbook, tmp_path):
+    cluster.seed(kube_lab)
     playbook = tmp_path / "policies.yml"
     playbook.write_text(
         """---
@@ -120,9 +123,9 @@ def test_policies_role_refuses_an_invalid_policy_before_applying_anything(kube_d
               policyTypes: [Ingres]
 """
     )
-    run = ansible_playbook(playbook, env=kube_double.env)
+    run = ansible_playbook(playbook, env=kube_lab.env)
     assert run.rc != 0
     failure = run.result("netpol.aks.policies : Validate the policies to be applied with the NetworkPolicy engine")
     assert "netpol-demo/broken" in failure["msg"]
     assert "policyTypes" in failure["msg"]
-    assert cluster.policy_names(kube_double) == []
+    assert cluster.policy_names(kube_lab) == []

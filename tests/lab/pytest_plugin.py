@@ -13,6 +13,11 @@ plane, node and network (``tests/lab/real_lab.py``), and one fault proxy (``test
 in front of its API server. Each test gets it clean: no namespace but the system ones, nothing of its
 own left in ``default``, no faults, an empty request log, NetworkPolicy enforced. Needs root and
 ``make lab-build``.
+
+``kube_lab.pause_enforcement(seconds)`` is the real lab's enforcement delay: kube-router is frozen
+(SIGSTOP) and goes on after that many seconds, or at ``kube_lab.resume_enforcement()`` (SIGCONT), so
+what it already programmed keeps applying and a NetworkPolicy made meanwhile takes effect only then,
+as on a network plugin slow to program it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -57,6 +64,7 @@ class KubeLab:
         self.ca_file = proxy.ca_file
         self.token = proxy.token
         self.env: dict[str, str] = proxy.env
+        self._resume: threading.Timer | None = None
 
     @property
     def link(self) -> dict[str, Any]:
@@ -74,9 +82,36 @@ class KubeLab:
         ``exec_failure``) on the proxy. Without arguments: what is set now."""
         enforcement = switches.pop("enforcement", None)
         if enforcement is not None:
+            self.resume_enforcement()  # a frozen kube-router would not stop on SIGTERM
             _switch(self.lab.enforcement_url, {"enforcement": enforcement})
         proxy = self.proxy.config(**switches) if switches else self.proxy.config()
         return {**proxy, **_switch(self.lab.enforcement_url)}
+
+    def pause_enforcement(self, seconds: float) -> int:
+        """Freeze kube-router for ``seconds`` (SIGSTOP, then SIGCONT from a timer); returns its pid.
+        Only its own process: an iptables it runs finishes and releases the xtables lock."""
+        pid = self._kube_router_pid()
+        self.resume_enforcement()
+        os.kill(pid, signal.SIGSTOP)
+        self._resume = threading.Timer(seconds, os.kill, (pid, signal.SIGCONT))
+        self._resume.daemon = True
+        self._resume.start()
+        return pid
+
+    def _kube_router_pid(self) -> int:
+        info = json.loads((self.lab.root / "net" / "info.json").read_text())  # rewritten at each switch
+        pid = info["pids"].get("kube-router")
+        if pid is None:
+            raise RuntimeError("kube-router is not running (enforcement is off): nothing to pause")
+        return pid
+
+    def resume_enforcement(self) -> None:
+        """Let a paused kube-router go on now (nothing happens when it is not paused)."""
+        timer, self._resume = self._resume, None
+        if timer is not None:
+            timer.cancel()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(timer.args[0], signal.SIGCONT)
 
     def requests(self) -> list[dict[str, Any]]:
         """The proxy's request log: method, path, query, content_type, user_agent, body, status, elapsed, fault."""
@@ -94,7 +129,9 @@ class KubeLab:
 
     def reset(self) -> None:
         """Back to a clean cluster: the proxy's faults and log cleared, enforcement on, every namespace
-        but the system ones deleted (and gone), the test's own objects in ``default`` deleted."""
+        but the system ones deleted (and gone), the test's own objects in ``default`` deleted, kube-router
+        no longer paused."""
+        self.resume_enforcement()
         self.proxy.reset()
         if _switch(self.lab.enforcement_url)["enforcement"] != "full":
             _switch(self.lab.enforcement_url, {"enforcement": "full"})

@@ -6,6 +6,9 @@ the test before it left: its namespaces, its objects in `default`, faults, the l
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -74,3 +77,29 @@ def test_the_link_names_the_proxy_and_the_enforcement_switch(kube_lab):
     assert link["url"] == kube_lab.url
     assert link["enforcement"]["url"].startswith("http://127.0.0.1:")
     assert link["enforcement"]["url"].endswith("/_fake/config")
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_pause_enforcement_freezes_kube_router_then_lets_it_go_on(kube_lab):
+    pid = kube_lab.pause_enforcement(2)
+    assert _state(pid) == "T"
+    deadline = time.monotonic() + 30
+    while _state(pid) == "T" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _state(pid) != "T", "kube-router is still stopped"
+    assert kube_lab.config()["enforcement"] == "full"
+
+
+def test_reset_lets_a_paused_kube_router_go_on(kube_lab):
+    pid = kube_lab.pause_enforcement(600)
+    kube_lab.reset()
+    assert _state(pid) != "T"
+
+
+def test_pause_enforcement_without_enforcement_is_an_error(kube_lab):
+    kube_lab.config(enforcement="none")
+    with pytest.raises(RuntimeError, match="kube-router is not running"):
+        kube_lab.pause_enforcement(1)

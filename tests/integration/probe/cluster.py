@@ -1,7 +1,10 @@
 # Copyright: Contributors to the netpol.aks project
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Helpers for the probe tests: seed the walkthrough's workload straight through the API, list pods."""
+"""Helpers for the probe tests: seed the walkthrough's workload straight through the API, list pods.
+
+Each takes the cluster handle a test has (`kube_lab`: the real lab behind the fault proxy); it only
+needs its `client()` and `requests()`."""
 
 from __future__ import annotations
 
@@ -11,9 +14,12 @@ from typing import Any
 
 import kubernetes
 
+from tests.lab.pod_exec import exec_in
+
 JSON_BODY = {"Content-Type": "application/json"}
 NAMESPACE = "netpol-demo"
 PROBE_SELECTOR = "netpol.aks/probe=true"
+READY_WITHIN = 120.0  # the real node starts a pod in seconds; a busy machine may take longer
 RESTRICTED = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -26,16 +32,16 @@ def _json(response: Any) -> Any:
     return json.loads(response.data)
 
 
-def core(kube_double: Any) -> kubernetes.client.CoreV1Api:
-    return kubernetes.client.CoreV1Api(kube_double.client())
+def core(kube: Any) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(kube.client())
 
 
-def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
+def seed(kube: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
     """Namespace (PSA restricted), api Deployment + Service, client test-np; optional deny/allow policies.
 
     Returns {"api_pod": name, "api_ip": ip, "client_ip": ip}.
     """
-    client = kube_double.client()
+    client = kube.client()
     api = kubernetes.client.CoreV1Api(client)
     apps = kubernetes.client.AppsV1Api(client)
     pod_sc = {"runAsNonRoot": True, "runAsUser": 101, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -112,6 +118,10 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
         _preload_content=False,
         _headers=JSON_BODY,
     )
+    workload = _wait_ready(kube)
+    # The Service answers test-np before any policy exists (its endpoints are programmed), and a deny is
+    # in force before the test starts: a test's first probe then sees the cluster as seeded.
+    _wait_for_client(kube, "allowed")
     net = kubernetes.client.NetworkingV1Api(client)
     if "deny" in policies:
         net.create_namespaced_network_policy(
@@ -136,9 +146,15 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
             _preload_content=False,
             _headers=JSON_BODY,
         )
-    deadline = time.monotonic() + 60
+    if "deny" in policies:
+        _wait_for_client(kube, "blocked")
+    return workload
+
+
+def _wait_ready(kube: Any) -> dict[str, str]:
+    deadline = time.monotonic() + READY_WITHIN
     while True:
-        pods = {p["metadata"]["name"]: p for p in list_pods(kube_double)}
+        pods = {p["metadata"]["name"]: p for p in list_pods(kube)}
         api_pods = [p for name, p in pods.items() if name.startswith("api-")]
         ready = [p for p in [*api_pods, pods.get("test-np")] if p and _ready(p)]
         if len(ready) == 2:
@@ -147,8 +163,30 @@ def seed(kube_double: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
                 "api_ip": api_pods[0]["status"]["podIP"],
                 "client_ip": pods["test-np"]["status"]["podIP"],
             }
-        assert time.monotonic() < deadline, f"workload not ready: {pods}"
-        time.sleep(0.1)
+        assert time.monotonic() < deadline, f"workload not ready within {READY_WITHIN:.0f}s: {pods}"
+        time.sleep(0.25)
+
+
+def client_wget(kube: Any) -> str:
+    """`wget http://api` in test-np, past the handle's request log (``direct_client`` when it has one):
+    "allowed", "blocked" (timed out), or what wget said."""
+    factory = getattr(kube, "direct_client", kube.client)
+    command = ["wget", "-q", "-O", "-", "-T", "1", "http://api"]
+    rc, output = exec_in(kubernetes.client.CoreV1Api(factory()), NAMESPACE, "test-np", command, "client")
+    if rc == 0:
+        return "allowed"
+    if "timed out" in output:
+        return "blocked"
+    return f"rc={rc}: {output.strip()}"
+
+
+def _wait_for_client(kube: Any, wanted: str) -> None:
+    deadline = time.monotonic() + READY_WITHIN
+    seen = []
+    while (got := client_wget(kube)) != wanted:
+        seen.append(got)
+        assert time.monotonic() < deadline, f"test-np -> api still not {wanted} after {READY_WITHIN:.0f}s: {seen[-3:]}"
+        time.sleep(0.25)
 
 
 def _ready(pod: dict) -> bool:
@@ -156,42 +194,39 @@ def _ready(pod: dict) -> bool:
     return bool(statuses) and all(s.get("ready") for s in statuses)
 
 
-def list_pods(kube_double: Any, namespace: str = NAMESPACE, selector: str | None = None) -> list[dict]:
+def list_pods(kube: Any, namespace: str = NAMESPACE, selector: str | None = None) -> list[dict]:
     kwargs = {"label_selector": selector} if selector else {}
-    return _json(core(kube_double).list_namespaced_pod(namespace, _preload_content=False, **kwargs))["items"]
+    return _json(core(kube).list_namespaced_pod(namespace, _preload_content=False, **kwargs))["items"]
 
 
-def probe_pods(kube_double: Any) -> list[str]:
+def probe_pods(kube: Any) -> list[str]:
     """Every probe pod in any namespace (the label the module puts on them)."""
-    items = _json(core(kube_double).list_pod_for_all_namespaces(label_selector=PROBE_SELECTOR, _preload_content=False))
+    items = _json(core(kube).list_pod_for_all_namespaces(label_selector=PROBE_SELECTOR, _preload_content=False))
     return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in items["items"]]
 
 
-def all_pod_names(kube_double: Any) -> list[str]:
-    items = _json(core(kube_double).list_pod_for_all_namespaces(_preload_content=False))["items"]
+def all_pod_names(kube: Any) -> list[str]:
+    items = _json(core(kube).list_pod_for_all_namespaces(_preload_content=False))["items"]
     return sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in items)
 
 
-def writes(kube_double: Any) -> list[dict]:
+def writes(kube: Any) -> list[dict]:
     """Requests that would change something (no GET/LIST), excluding the test's own /_fake calls."""
     return [
         r
-        for r in kube_double.requests()
+        for r in kube.requests()
         if r["method"] in ("POST", "PUT", "PATCH", "DELETE") and not r["path"].startswith("/_fake")
     ]
 
 
-def client_labels(kube_double: Any, pod: str = "test-np") -> dict:
+def client_labels(kube: Any, pod: str = "test-np") -> dict:
     """The labels of the walkthrough's client pod."""
-    return (
-        _json(core(kube_double).read_namespaced_pod(pod, NAMESPACE, _preload_content=False))["metadata"].get("labels")
-        or {}
-    )
+    return _json(core(kube).read_namespaced_pod(pod, NAMESPACE, _preload_content=False))["metadata"].get("labels") or {}
 
 
-def policy_names(kube_double: Any) -> list[str]:
+def policy_names(kube: Any) -> list[str]:
     """The NetworkPolicies in the walkthrough's namespace, sorted."""
-    net = kubernetes.client.NetworkingV1Api(kube_double.client())
+    net = kubernetes.client.NetworkingV1Api(kube.client())
     return sorted(
         p["metadata"]["name"]
         for p in _json(net.list_namespaced_network_policy(NAMESPACE, _preload_content=False))["items"]

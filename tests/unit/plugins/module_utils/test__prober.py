@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The prober, built on the collection's Kubernetes layer: probe pods started, waited for and execed into
-against the Kubernetes double, each failure one KubeError; rounds of probes until the results settle."""
+against the real lab (`kube_lab`), each failure one KubeError; rounds of probes until the results settle."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ def no_waits(monkeypatch):
 
 
 @pytest.fixture
-def prober(kube_double):
-    cluster.seed(kube_double)
-    return _prober.Prober(kube_double.client, run_id="t1", pod_ready_timeout=30)
+def prober(kube_lab):
+    cluster.seed(kube_lab)
+    return _prober.Prober(kube_lab.client, run_id="t1", pod_ready_timeout=30)
 
 
 def _manifest(prober, labels=(("app", "api"),), index=0):
@@ -53,14 +53,14 @@ def test_check_inputs_reads_the_pods_and_services_its_sources_and_targets_name(p
 # ---------------------------------------------------------------------------------------------
 
 
-def test_start_pod_returns_the_container_of_a_ready_probe_pod(kube_double, prober):
+def test_start_pod_returns_the_container_of_a_ready_probe_pod(kube_lab, prober):
     assert prober.start_pod(_manifest(prober)) == "probe"
     assert prober.created == [(cluster.NAMESPACE, "netpol-probe-t1-0")]
-    assert cluster.probe_pods(kube_double) == ["netpol-demo/netpol-probe-t1-0"]
+    assert cluster.probe_pods(kube_lab) == ["netpol-demo/netpol-probe-t1-0"]
 
 
-def test_start_pod_raises_when_the_pod_cannot_be_created(kube_double, prober):
-    kube_double.config(
+def test_start_pod_raises_when_the_pod_cannot_be_created(kube_lab, prober):
+    kube_lab.config(
         faults=[
             {"status": 500, "method": "POST", "path": f"^/api/v1/namespaces/{cluster.NAMESPACE}/pods$", "count": TRIES}
         ]
@@ -71,7 +71,7 @@ def test_start_pod_raises_when_the_pod_cannot_be_created(kube_double, prober):
     assert prober.namespaces_used == {cluster.NAMESPACE}  # so that a pod whose create answer was lost is found
 
 
-def test_wait_ready_raises_when_the_image_cannot_be_pulled(kube_double, prober):
+def test_wait_ready_raises_when_the_image_cannot_be_pulled(kube_lab, prober):
     prober.probe_image = "registry.invalid/nothing:1"
     with pytest.raises(_kube.KubeError, match=r"netpol-probe-t1-0 cannot run: (ErrImagePull|ImagePullBackOff)"):
         prober.start_pod(_manifest(prober))
@@ -83,14 +83,14 @@ def test_wait_ready_raises_when_the_pod_is_gone(prober):
         prober.wait_ready(cluster.NAMESPACE, "nothing-here")
 
 
-def test_start_pod_raises_once_the_probe_is_interrupted(kube_double, prober):
+def test_start_pod_raises_once_the_probe_is_interrupted(kube_lab, prober):
     prober.cancelled.set()
     with pytest.raises(_kube.KubeError, match="not created: the probe was interrupted"):
         prober.start_pod(_manifest(prober))
-    assert cluster.probe_pods(kube_double) == []
+    assert cluster.probe_pods(kube_lab) == []
 
 
-def test_start_pods_turns_each_failure_into_the_reason_its_source_cannot_run(kube_double, prober):
+def test_start_pods_turns_each_failure_into_the_reason_its_source_cannot_run(kube_lab, prober):
     good, bad = Source(cluster.NAMESPACE, labels=(("app", "api"),)), Source(cluster.NAMESPACE, labels=(("x", "y"),))
     manifests = {good: prober.pod_manifest(0, good), bad: prober.pod_manifest(1, bad)}
     manifests[bad]["spec"]["containers"][0]["image"] = "registry.invalid/nothing:1"
@@ -99,7 +99,7 @@ def test_start_pods_turns_each_failure_into_the_reason_its_source_cannot_run(kub
     assert isinstance(runners[bad], str)
     assert "netpol-probe-t1-1 cannot run" in runners[bad]
     assert prober.delete_pods() == []
-    assert cluster.probe_pods(kube_double) == []
+    assert cluster.probe_pods(kube_lab) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_exec_probe_returns_the_scripts_output(prober):
     assert _probe.parse_output(done.stdout, 1)[0].result == "allowed"
 
 
-def test_exec_probe_raises_when_the_exec_cannot_start(kube_double, prober):
+def test_exec_probe_raises_when_the_exec_cannot_start(kube_lab, prober):
     with pytest.raises(_kube.KubeError, match="Failed to exec into netpol-demo/no-such-pod"):
         prober.exec_probe(ProbePod(cluster.NAMESPACE, "no-such-pod", "client"), _spec())
 
