@@ -22,5 +22,5 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
 
-# The test doubles ship their own pytest fixtures (azure_double, kube_double).
-pytest_plugins = ["tests.fakes.azure.pytest_plugin", "tests.fakes.kube.pytest_plugin", "tests.lab.pytest_plugin"]
+# The Azure double and the real lab ship their own pytest fixtures (azure_double, kube_lab).
+pytest_plugins = ["tests.fakes.azure.pytest_plugin", "tests.lab.pytest_plugin"]

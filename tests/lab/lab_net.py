@@ -794,7 +794,7 @@ _alive = launcher.alive
 class EnforcementSwitch:
     """The lab's enforcement switch, for the Azure double (a cluster created or updated with
     ``networkPolicy: none`` does not enforce): an HTTP server on the host's 127.0.0.1 with the
-    Kubernetes double's contract, ``GET /_fake/config`` -> ``{"enforcement": "full"|"none"}`` and
+    contract the Azure double's kube_link speaks, ``GET /_fake/config`` -> ``{"enforcement": "full"|"none"}`` and
     ``POST /_fake/config`` with the same body. A request is carried out by ``serve_pending()`` on the
     thread that started the network (the launcher's main thread); the answer waits for it."""
 

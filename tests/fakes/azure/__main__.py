@@ -23,13 +23,15 @@ from tests.fakes.azure.server import FakeAzure
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fakes.azure", description=__doc__)
     parser.add_argument("--state-dir", required=True, type=Path, help="where ca.pem and info.json are written")
-    parser.add_argument("--kube-info", type=Path, help="the Kubernetes double's info.json (for kubeconfigs)")
+    parser.add_argument(
+        "--kube-info", type=Path, help="the lab's Kubernetes facts (url, ca_file, token, enforcement) for kubeconfigs"
+    )
     args = parser.parse_args(argv)
 
     kube_info = None
     if args.kube_info is not None:
         if not args.kube_info.is_file():
-            parser.error(f"--kube-info {args.kube_info}: no such file (start the Kubernetes double first)")
+            parser.error(f"--kube-info {args.kube_info}: no such file (start the lab's Kubernetes first)")
         kube_info = json.loads(args.kube_info.read_text())
 
     fake = FakeAzure(args.state_dir, kube_info=kube_info).start()

@@ -8,10 +8,10 @@ On AKS, a cluster created or updated with ``networkProfile.networkPolicy`` ``azu
 ``cilium`` enforces NetworkPolicy; with ``none`` (the default) it accepts the objects and ignores
 them. When the Kubernetes facts the double hands out (``--kube-info``, ``POST /_fake/kube``) carry
 ``"enforcement": {"url": URL, "ca_file": CA?}``, an accepted cluster PUT sends ``POST URL
-{"enforcement": "full"|"none"}`` before it answers: the Kubernetes double's ``/_fake/config`` switch,
-or the real lab's (``tests/lab/lab_net.py``, which starts or stops kube-router). The lab runs one
-Kubernetes, so the last cluster written decides. Without that key nothing is sent (the pytest
-fixtures link a Kubernetes double only when a test asks for it).
+{"enforcement": "full"|"none"}`` before it answers: the real lab's switch (``tests/lab/lab_net.py``,
+which starts or stops kube-router). The lab runs one Kubernetes, so the last cluster written decides.
+Without that key nothing is sent (the pytest
+fixtures link the lab only when a test asks for it: ``azure_double.set_kube(kube_lab.link)``).
 """
 
 from __future__ import annotations

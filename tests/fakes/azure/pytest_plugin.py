@@ -74,7 +74,7 @@ class AzureDouble:
         return self.control("POST", "/_fake/providers", {"namespace": namespace, **spec})
 
     def set_kube(self, info: dict[str, Any]) -> None:
-        """Tell the double where the Kubernetes double is ({"url", "ca_file", "token", ...}) for kubeconfigs."""
+        """Tell the double where the lab's Kubernetes is ({"url", "ca_file", "token", ...}) for kubeconfigs."""
         self.control("POST", "/_fake/kube", info)
 
 

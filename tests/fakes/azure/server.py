@@ -830,7 +830,7 @@ def _load_route_modules() -> None:
 # --------------------------------------------------------------------------------------------------
 
 REDACTED_FORM_FIELDS = ("client_secret", "client_assertion", "password", "refresh_token")
-# Keys of the Kubernetes double's connection facts (POST /_fake/kube, --kube-info) that GET /_fake/info leaves out.
+# Keys of the lab's Kubernetes connection facts (POST /_fake/kube, --kube-info) that GET /_fake/info leaves out.
 SECRET_KUBE_KEYS = ("token", "client_key", "client_key_data", "password")
 
 
@@ -1108,7 +1108,7 @@ def _control(req: Request) -> Response:
             with fake.lock:
                 return Response(200, fake.state.dump())
         if path == "/_fake/info" and req.method == "GET":
-            # Connection facts only: the Kubernetes double's bearer token is a secret, not handed out here.
+            # Connection facts only: the lab's Kubernetes bearer token is a secret, not handed out here.
             kube = fake.state.kube
             if kube is not None:
                 kube = {k: v for k, v in kube.items() if k not in SECRET_KUBE_KEYS}
