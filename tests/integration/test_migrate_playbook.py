@@ -29,30 +29,8 @@ OUTSIDER = "outsider"  # a second client, outside the policy's ipBlock: blocked 
 
 
 def _outsider(kube_lab) -> None:
-    """A busybox pod like test-np (the namespace enforces the restricted Pod Security level), ready."""
-    core = cluster.core(kube_lab)
-    core.create_namespaced_pod(
-        cluster.NAMESPACE,
-        {
-            "metadata": {"name": OUTSIDER, "labels": {"run": OUTSIDER}},
-            "spec": {
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 65534,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "client",
-                        "image": "busybox:1.36",
-                        "command": ["sleep", "86400"],
-                        "securityContext": cluster.RESTRICTED,
-                        "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
-                    }
-                ],
-            },
-        },
-    )
+    """A second client like test-np; the probes that name it wait for it through their retries."""
+    cluster.core(kube_lab).create_namespaced_pod(cluster.NAMESPACE, cluster.client_pod(OUTSIDER))
 
 
 def _probe_upstream(seeded: dict[str, str]) -> dict:

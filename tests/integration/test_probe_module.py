@@ -546,24 +546,7 @@ def test_source_pod_that_is_not_ready_is_a_probe_error(kube_lab, probe):
     cluster.seed(kube_lab)
     cluster.core(kube_lab).create_namespaced_pod(
         cluster.NAMESPACE,
-        {
-            "metadata": {"name": "broken-client"},
-            "spec": {
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 65534,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "client",
-                        "image": "registry.invalid/nothing:1",
-                        "command": ["sleep", "86400"],
-                        "securityContext": cluster.RESTRICTED,
-                    }
-                ],
-            },
-        },
+        cluster.client_pod("broken-client", image="registry.invalid/nothing:1"),
         _preload_content=False,
         _headers=cluster.JSON_BODY,
     )

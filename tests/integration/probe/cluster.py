@@ -36,6 +36,25 @@ def core(kube: Any) -> kubernetes.client.CoreV1Api:
     return kubernetes.client.CoreV1Api(kube.client())
 
 
+def client_pod(name: str, image: str = "busybox:1.36") -> dict:
+    """A client pod like test-np (``run=<name>``, sleeping), fit for the restricted Pod Security level."""
+    return {
+        "metadata": {"name": name, "labels": {"run": name}},
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "client",
+                    "image": image,
+                    "command": ["sleep", "86400"],
+                    "securityContext": RESTRICTED,
+                    "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+                }
+            ],
+        },
+    }
+
+
 def seed(kube: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
     """Namespace (PSA restricted), api Deployment + Service, client test-np; optional deny/allow policies.
 
@@ -98,26 +117,7 @@ def seed(kube: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
         _preload_content=False,
         _headers=JSON_BODY,
     )
-    api.create_namespaced_pod(
-        NAMESPACE,
-        {
-            "metadata": {"name": "test-np", "labels": {"run": "test-np"}},
-            "spec": {
-                "securityContext": {**pod_sc, "runAsUser": 65534},
-                "containers": [
-                    {
-                        "name": "client",
-                        "image": "busybox:1.36",
-                        "command": ["sleep", "86400"],
-                        "securityContext": RESTRICTED,
-                        "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
-                    }
-                ],
-            },
-        },
-        _preload_content=False,
-        _headers=JSON_BODY,
-    )
+    api.create_namespaced_pod(NAMESPACE, client_pod("test-np"), _preload_content=False, _headers=JSON_BODY)
     workload = _wait_ready(kube)
     # The Service answers test-np before any policy exists (its endpoints are programmed), and a deny is
     # in force before the test starts: a test's first probe then sees the cluster as seeded.
