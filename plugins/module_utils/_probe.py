@@ -619,6 +619,27 @@ def differences_table(cells: list[Cell]) -> dict[str, dict[str, str]]:
     return table
 
 
+def probe_pods_as_backends(sources: list[Source], services: dict[tuple[str, str], dict]) -> list[str]:
+    """Why a probe through a target Service could land on a probe pod: the labels of an ephemeral source
+    include the Service's whole selector in its namespace, so its probe pods become the Service's endpoints
+    (they serve nothing: such a probe reads `refused` at random, which no policy decided)."""
+    found = []
+    for source in sources:
+        if not source.ephemeral:
+            continue
+        labels = dict(source.labels or ())
+        for (namespace, name), service in sorted(services.items()):
+            selector = (service.get("spec") or {}).get("selector") or {}
+            if namespace == source.namespace and selector and selector.items() <= labels.items():
+                found.append(
+                    f"the probe pods for labels {labels} in {namespace} match the selector {selector} of target "
+                    f"Service {namespace}/{name}: they become its endpoints and serve nothing, so a probe through "
+                    "it may reach one and read `refused`, which no policy decided. Give the Service a selector "
+                    "those labels do not match, or probe its pods directly"
+                )
+    return found
+
+
 def verdict(cells: list[Cell]) -> tuple[str, str]:
     """Compare observed with expected: (`match` | `differences` | `not_enforcing` | `probe_error`, message)."""
     compared = [cell for cell in cells if cell.expected is not None]

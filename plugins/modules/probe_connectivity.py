@@ -685,6 +685,8 @@ def probe(module: _kube.KubeModule) -> dict[str, Any]:
     cells: list[_probe.Cell] = plan["cells"]
     pods, services = prober.check_inputs(plan["sources"], plan["targets"])
     check_service_ports(cells, services)
+    for warning in _probe.probe_pods_as_backends(plan["sources"], services):
+        module.warn(warning)
     for cell in cells:
         cell.host = _probe.resolve_host(cell.target, pods)
     expect = plan["expect"]

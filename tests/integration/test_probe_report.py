@@ -61,10 +61,11 @@ def test_reports_say_what_the_probes_observed_and_a_second_run_changes_nothing(k
     ]
     assert report["expected_from"] == "policies"
     # The engine's reasons name this run's probe pods; the report names their sources (stable across runs).
-    blocked = next(c for c in report["cells"] if c["source"] == "netpol-demo/test-np")
-    reason = result["predicted_reasons"]["netpol-demo/test-np"]["netpol-demo/api:80"]
-    assert f"netpol-probe-{result['run_id']}-1" in reason
-    assert blocked["explanation"] == reason.replace(f"netpol-probe-{result['run_id']}-1", "[app=api]")
+    probe_pod = f"netpol-probe-{result['run_id']}-1"
+    reason = result["predicted_reasons"]["netpol-demo/[app=api]"]["netpol-demo/api:80"]
+    assert probe_pod in reason
+    allowed = next(c for c in report["cells"] if c["source"] == "netpol-demo/[app=api]")
+    assert allowed["explanation"] == reason.replace(probe_pod, "[app=api]")
     assert not [c for c in report["cells"] if "netpol-probe-" in c["explanation"]]
     suite = ET.parse(out / "label.junit.xml").getroot().find("testsuite")
     assert int(suite.get("tests")) == len(suite.findall("testcase")) == len(result["results"]) == 3
@@ -89,7 +90,10 @@ def test_a_cluster_that_does_not_enforce_still_gets_its_junit_failures(kube_lab,
     }
     result, run = run_probe(ansible_playbook, kube_lab, tmp_path, **args)
     assert run.rc != 0
-    assert result["verdict"] == "not_enforcing"
+    assert result["verdict"] == "not_enforcing", (
+        result.get("verdict_msg"),
+        [(r["from"], r["result"], r.get("history"), r["output"]) for r in result["results"]],
+    )
     suite = ET.parse(tmp_path / "label.junit.xml").getroot().find("testsuite")
     failures = [c for c in suite.findall("testcase") if c.find("failure") is not None]
     assert [c.get("name").split(" -> ")[0] for c in failures] == [d["from"] for d in result["differences"]]

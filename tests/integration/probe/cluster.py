@@ -36,6 +36,11 @@ def core(kube: Any) -> kubernetes.client.CoreV1Api:
     return kubernetes.client.CoreV1Api(kube.client())
 
 
+# As the workload role does: the Service selects a second label, so pods given app=api to be selected by the
+# policies (probe pods, or test-np in the label step) never become its endpoints.
+SERVER_LABELS = {"app": "api", "app.kubernetes.io/component": "server"}
+
+
 def client_pod(name: str, image: str = "busybox:1.36") -> dict:
     """A client pod like test-np (``run=<name>``, sleeping), fit for the restricted Pod Security level."""
     return {
@@ -85,9 +90,9 @@ def seed(kube: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
             "metadata": {"name": "api", "labels": {"app": "api"}},
             "spec": {
                 "replicas": 1,
-                "selector": {"matchLabels": {"app": "api"}},
+                "selector": {"matchLabels": SERVER_LABELS},
                 "template": {
-                    "metadata": {"labels": {"app": "api"}},
+                    "metadata": {"labels": SERVER_LABELS},
                     "spec": {
                         "securityContext": pod_sc,
                         "containers": [
@@ -112,7 +117,7 @@ def seed(kube: Any, *, policies: tuple[str, ...] = ()) -> dict[str, str]:
         NAMESPACE,
         {
             "metadata": {"name": "api", "labels": {"app": "api"}},
-            "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+            "spec": {"selector": SERVER_LABELS, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
         },
         _preload_content=False,
         _headers=JSON_BODY,

@@ -469,3 +469,35 @@ def test_the_waiting_reasons_that_never_end_are_public_and_fatal():
         assert _probe.pod_readiness({"status": status})[2] is True, reason
     waiting = {"phase": "Pending", "containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}]}
     assert _probe.pod_readiness({"status": waiting})[2] is False
+
+
+def _service(selector: dict[str, str]) -> dict:
+    return {"metadata": {"name": "api"}, "spec": {"selector": selector}}
+
+
+def test_probe_pods_whose_labels_hold_a_target_services_selector_are_named():
+    """Probe pods carrying app=api in netpol-demo would be endpoints of Service api (selector app=api)."""
+    services = {("netpol-demo", "api"): _service({"app": "api"})}
+    backends = Source("netpol-demo", labels=(("app", "api"), ("tier", "web")))
+    warnings = _probe.probe_pods_as_backends([backends], services)
+    assert len(warnings) == 1
+    assert "target Service netpol-demo/api" in warnings[0]
+    assert "{'app': 'api'}" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        Source("netpol-demo", pod="test-np"),  # an existing pod: the module makes nothing
+        Source("default", labels=(("app", "api"),)),  # another namespace: the Service does not select it
+        Source("netpol-demo", labels=(("app", "web"),)),  # the selector's value differs
+    ],
+)
+def test_probe_pods_that_cannot_be_endpoints_are_not_named(source):
+    services = {
+        ("netpol-demo", "api"): _service({"app": "api", "app.kubernetes.io/component": "server"}),
+        ("netpol-demo", "headless"): {"spec": {}},  # no selector: no endpoints made from labels
+    }
+    assert _probe.probe_pods_as_backends([source], services) == []
+    # The workload role's Service selects a second label the probe labels lack: no warning either.
+    assert _probe.probe_pods_as_backends([Source("netpol-demo", labels=(("app", "api"),))], services) == []
