@@ -103,20 +103,6 @@ class Detection:
 Reader = Callable[[str, str], "dict | None"]
 
 
-def daemonset_reader(kube: _kube.KubeClient) -> Reader:
-    """``read(namespace, name)``: the DaemonSet as the API returned it, None when there is none (404)."""
-    from kubernetes.client import AppsV1Api  # the module base checked the library before any cluster read
-
-    apps = AppsV1Api(kube.api_client)
-
-    def read(namespace: str, name: str) -> dict | None:
-        return kube.request(
-            f"read DaemonSet {namespace}/{name}", apps.read_namespaced_daemon_set, name, namespace, missing_ok=True
-        )
-
-    return read
-
-
 def _count(status: dict, key: str) -> int:
     value = status.get(key)
     return value if isinstance(value, int) and value > 0 else 0
@@ -228,5 +214,5 @@ def resolve(
         return engine, None, []
     if not live:
         return FALLBACK, None, []
-    detection = detect(daemonset_reader(kube()), required=engine == AUTO, option=option)
+    detection = detect(kube().read_daemonset, required=engine == AUTO, option=option)
     return detection.engine, detection.to_dict(), [detection.warning] if detection.warning else []

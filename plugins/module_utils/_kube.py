@@ -366,6 +366,12 @@ class KubeClient:
             f"read Service {namespace}/{name}", self.core.read_namespaced_service, name, namespace, missing_ok=True
         )
 
+    def read_daemonset(self, namespace: str, name: str) -> dict | None:
+        apps = _require_kubernetes().client.AppsV1Api(self.api_client)
+        return self.request(
+            f"read DaemonSet {namespace}/{name}", apps.read_namespaced_daemon_set, name, namespace, missing_ok=True
+        )
+
     def list_services(self, namespace: str) -> list[dict]:
         return self.list(f"Services in namespace {namespace}", self.core.list_namespaced_service, namespace)
 

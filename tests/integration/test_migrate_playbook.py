@@ -90,6 +90,8 @@ def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_dou
         "migrate_snapshot_path": str(snapshot),
         "migrate_poll_interval": 0,
         "migrate_cilium_version": "1.17",
+        "migrate_probe_retries": 2,
+        "migrate_probe_delay": 0.2,
     }
 
     refused = ansible_playbook(MIGRATE, env=env, extra_vars=extra, tags="check")
@@ -120,6 +122,7 @@ def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_dou
     after = first.result("Probe the same pairs after the migration")
     assert {r["from"]: r["result"] for r in after["results"]} == {client: "allowed", outsider: "blocked"}
     assert [(d["from"], d["expected"], d["result"]) for d in after["differences"]] == [(client, "blocked", "allowed")]
+    assert after["rounds"] == 1 + extra["migrate_probe_retries"]  # it kept probing for the prediction, in vain
     report = first.result("Compare with the snapshot and with the prediction")["ansible_facts"]["migrate_report"]
     assert report == [
         {

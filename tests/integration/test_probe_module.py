@@ -249,6 +249,24 @@ def test_check_mode_reports_the_probe_pod_it_would_create(kube_lab, probe):
     assert cluster.writes(kube_lab)[writes_before:] == []
 
 
+def _backend_warnings(result: dict) -> list[str]:
+    return [w for w in result.get("warnings", []) if "become its endpoints" in w]
+
+
+def test_probe_pods_that_would_back_the_target_service_are_warned_about(kube_lab, probe):
+    """Probe pods carrying the target Service's whole selector become its endpoints; kube-proxy may then send
+    a probe to one, which serves nothing (`refused`, decided by no policy). Said before anything runs."""
+    cluster.seed(kube_lab)
+    result, run = probe(check=True, **{"from": {"labels": cluster.SERVER_LABELS}, "to": "api", "expect": "allowed"})
+    assert run.rc == 0, run.output
+    (warning,) = _backend_warnings(result)
+    assert "target Service netpol-demo/api" in warning
+    # Part of the selector makes no endpoint: nothing to say.
+    result, run = probe(check=True, **{"from": {"labels": {"app": "api"}}, "to": "api", "expect": "allowed"})
+    assert run.rc == 0, run.output
+    assert _backend_warnings(result) == []
+
+
 def test_check_mode_runs_a_matrix_only_from_existing_pods_and_creates_no_pod(kube_lab, probe):
     """check_mode support is partial: the existing pod's probes run, the probe pod's are reported, not run."""
     cluster.seed(kube_lab, policies=("deny",))

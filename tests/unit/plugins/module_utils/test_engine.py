@@ -16,21 +16,17 @@ def daemonset(desired=3, ready=3):
 
 
 class FakeKube:
-    """KubeClient's request() over a dict of DaemonSets {(namespace, name): object}; 404 is None."""
-
-    api_client = None
+    """KubeClient's read_daemonset() over a dict of DaemonSets {(namespace, name): object}; 404 is None."""
 
     def __init__(self, objects=None, failure=None):
         self.objects = objects or {}
         self.failure = failure
         self.asked = []
 
-    def request(self, what, call, name, namespace, missing_ok=False):
-        assert call.__name__ == "read_namespaced_daemon_set"
-        assert missing_ok
+    def read_daemonset(self, namespace, name):
         self.asked.append(f"{namespace}/{name}")
         if self.failure:
-            raise _kube.KubeError(f"Failed to {what}: {self.failure}")
+            raise _kube.KubeError(f"Failed to read DaemonSet {namespace}/{name}: {self.failure}")
         return self.objects.get((namespace, name))
 
 
