@@ -16,6 +16,8 @@ scheduler, the default ServiceAccount) to ready, three times.
 lab-up: `make lab-up` cold (the lab down, a fresh state directory, the build cache warm: `make
 lab-build` runs and finds everything built) and warm (the lab already up: it says so and does
 nothing), then `make lab-down` (every process, namespace and rule removed).
+reset: the `kube_lab` fixture's clean-up between two tests (tests/lab/pytest_plugin.py), after the probe
+tests' usual seed (a restricted namespace, an nginx Deployment, its Service, a client pod), five times.
 matrix: on a real lab (control plane, node, kube-proxy/CoreDNS/kube-router, started here), 10 busybox
 client pods x 10 busybox httpd target pods, probe_connectivity's TCP matrix (one exec per client, `nc
 -vv -z -w 1` to every target in parallel inside it), all allowed, then all blocked by a deny-all
@@ -49,7 +51,7 @@ from tests.lab import paths  # noqa: E402
 from tests.lab import real_lab  # noqa: E402
 from tests.lab.control_plane import ControlPlane  # noqa: E402
 
-PARTS = ("build", "start", "lab-up", "matrix")
+PARTS = ("build", "start", "lab-up", "matrix", "reset")
 NAMESPACE = "bench"
 SOURCES = 10
 TARGETS = 10
@@ -266,6 +268,28 @@ def bench_matrix() -> None:
         print(f"  blocked: slowest exec {elapsed[-1]:.2f} s (each client's exec waits one {TIMEOUT} s timeout)")
 
 
+def bench_reset(resets: int = 5) -> None:
+    from tests.integration.probe import cluster
+    from tests.lab.pytest_plugin import clean_cluster
+
+    with tempfile.TemporaryDirectory(prefix="bench-lab-reset-") as tmp, lab_started_here(Path(tmp)) as info:
+        api = kube_config.new_client_from_config(config_file=info["kubeconfig"])
+        handle = SimpleNamespace(client=lambda: api)
+        seeds, cleans = [], []
+        for _reset in range(resets):
+            began = time.monotonic()
+            cluster.seed(handle)
+            seeds.append(time.monotonic() - began)
+            began = time.monotonic()
+            clean_cluster(api)
+            cleans.append(time.monotonic() - began)
+        for what, times in (("seed (namespace, Deployment, Service, client, reachable)", seeds), ("reset", cleans)):
+            print(
+                f"  {what}: median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
+                f"max {max(times):.2f} s over {len(times)} runs"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold", action="store_true", help="also time a build with empty Go and lab caches")
@@ -282,6 +306,9 @@ def main() -> int:
     if "matrix" in parts:
         print("probe matrix on the real lab:")
         bench_matrix()
+    if "reset" in parts:
+        print("the kube_lab fixture's reset between tests:")
+        bench_reset()
     return 0
 
 

@@ -572,11 +572,11 @@ class LabNet:
             self.forwarder.start()
             self._service_route()
             self._dns_service()
-            self._spawn("kube-proxy", [str(self.binaries["kube-proxy"]), f"--config={self._kube_proxy_config()}"])
+            # -v=2: each sync says when it starts and ends, so a sync that failed shows whether it was retried.
+            kube_proxy = [str(self.binaries["kube-proxy"]), f"--config={self._kube_proxy_config()}", "-v=2"]
+            self._spawn("kube-proxy", kube_proxy)
             coredns_kubeconfig = self._service_account_kubeconfig("coredns")
             self._spawn("coredns", [str(self.binaries["coredns"]), "-conf", str(self._corefile(coredns_kubeconfig))])
-            if self.network_policy == "kube-router":
-                self._spawn_kube_router()
             self._wait(
                 "kube-proxy",
                 "/healthz and the kube-dns Service's rules",
@@ -586,6 +586,11 @@ class LabNet:
                 ),
                 deadline,
             )
+            # kube-router only after kube-proxy's first sync: kube-router rewrites the filter table from a copy
+            # it saved a moment before, which can remove a chain kube-proxy made in between; kube-proxy's first
+            # sync then fails at its jump rules ("Chain 'KUBE-FIREWALL' does not exist", seen once).
+            if self.network_policy == "kube-router":
+                self._spawn_kube_router()
             self._wait("coredns", "/ready", lambda: _http_get_in(self.netns, COREDNS_READY, "/ready") == 200, deadline)
             if self.network_policy == "kube-router":
                 self._wait_kube_router(deadline)

@@ -135,10 +135,11 @@ class KubeLab:
         self.proxy.reset()
         if _switch(self.lab.enforcement_url)["enforcement"] != "full":
             _switch(self.lab.enforcement_url, {"enforcement": "full"})
-        _clean(self.direct_client())
+        clean_cluster(self.direct_client())
 
 
-def _clean(api: Any) -> None:
+def clean_cluster(api: Any) -> None:
+    """Delete every non-system namespace (and wait until it is gone) and the tests' objects in ``default``."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
 

@@ -32,12 +32,10 @@ class Unread:
 
 
 class FakeKube:
-    api_client = None
-
     def __init__(self, daemonsets):
         self.daemonsets = daemonsets
 
-    def request(self, what, call, name, namespace, missing_ok=False):
+    def read_daemonset(self, namespace, name):
         return self.daemonsets.get((namespace, name))
 
     def list(self, what, call, *args, **kwargs):
