@@ -77,6 +77,7 @@ def failure(run) -> str:
         ({"netpol_namespace": "Netpol_Demo"}, "workload_namespace (Netpol_Demo)"),
         ({"vnet_name": "v"}, "vnet_name: 'v' is not a valid virtual network name; use 2-64 letters"),
         ({"aks_dns_prefix": "my_cluster"}, "aks_dns_prefix: 'my_cluster' is not a valid DNS prefix"),
+        ({"netpol_engine": "calicoo"}, "netpol_engine (calicoo) must be one of auto, upstream, calico, cilium, azure"),
     ],
     ids=[
         "subnet-octet-300",
@@ -91,6 +92,7 @@ def failure(run) -> str:
         "namespace-not-a-kubernetes-name",
         "vnet-name-too-short",
         "dns-prefix-underscore",
+        "engine-misspelt",
     ],
 )
 def test_a_bad_input_stops_the_demo_before_any_write(ansible_playbook, lab, azure_double, kube_lab, extra, message):
@@ -201,6 +203,15 @@ def test_the_known_tags_are_the_playbooks_tags():
     play = yaml.safe_load(DEMO.read_text())[0]
     assert set(play["vars"]["__netpol_steps"]) == set(STEPS)
     assert tags - {"always", "never"} == set(play["vars"]["__netpol_steps"]) | set(play["vars"]["__netpol_role_tags"])
+
+
+def test_the_engine_check_accepts_what_probe_connectivity_accepts():
+    """The demo's netpol_engine check lists exactly the module's engine choices (no drift either way)."""
+    from ansible_collections.netpol.aks.plugins.modules import probe_connectivity
+
+    tasks = yaml.safe_load((ROOT / "playbooks" / "steps" / "preflight_kube.yml").read_text())
+    (check,) = [t for t in tasks if t["name"].startswith("Check the engine")]
+    assert check["vars"]["__netpol_engines"] == probe_connectivity.argument_spec()["engine"]["choices"]
 
 
 # --- item 11: a step that needs an earlier one says which ---------------------------------------------

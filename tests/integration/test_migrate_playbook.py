@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 import kubernetes
+import pytest
 
 from tests.integration._azure_playbooks import write_playbook
 from tests.integration.conftest import ROOT
@@ -145,3 +146,21 @@ def test_npm_to_cilium_check_snapshot_migrate_verify(ansible_playbook, azure_dou
     assert second.result("Move the cluster to Cilium (AKS reimages every node pool)")["changed"] is False
     assert second.result("Write the snapshot")["changed"] is False
     assert len(cluster_puts(azure_double)) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "tags"),
+    [
+        ({"migrate_probe_retries": "ten"}, None),
+        ({"migrate_probe_delay": "-1"}, "verify"),
+        ({"migrate_probe_timeout": 0}, "snapshot"),
+    ],
+)
+def test_bad_probe_settings_stop_the_run_before_any_request(ansible_playbook, azure_double, tmp_path, extra, tags):
+    run = ansible_playbook(
+        MIGRATE, env=azure_double.env, extra_vars={"migrate_sources": ["test-np"], **extra}, tags=tags
+    )
+    assert run.rc != 0
+    (name,) = extra
+    assert f"{name} ({extra[name]})" in run.result("Check the probe settings")["msg"]
+    assert azure_double.requests() == []
